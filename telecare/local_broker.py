@@ -1,0 +1,93 @@
+"""A private Mosquitto started from the repository's config, for tests, benchmarks and demos."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "local.conf.template"
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be started."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_port(*, port: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise BrokerError(f"mosquitto did not listen on port {port} within {timeout_s} s")
+
+
+@dataclass
+class LocalBroker:
+    """One mosquitto process with persistence in `data_dir`; restartable, so sessions survive."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The MQTT URL clients use to reach this broker."""
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start mosquitto and wait until it accepts connections."""
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(binary).exists():
+            raise BrokerError("mosquitto is not installed (apt-get install mosquitto)")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "mosquitto.conf"
+        config.write_text(
+            TEMPLATE.read_text(encoding="utf-8").format(port=self.port, data_dir=self.data_dir),
+            encoding="utf-8",
+        )
+        self.process = subprocess.Popen([binary, "-c", str(config)], stdin=subprocess.DEVNULL)
+        _wait_for_port(port=self.port, timeout_s=10)
+
+    def stop(self, *, hard: bool = False) -> None:
+        """Stop the broker: gracefully (it saves its persistence file) or with SIGKILL."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+
+    def restart(self) -> None:
+        """Graceful stop then start on the same port with the same persistence."""
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> LocalBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def mosquitto_available() -> bool:
+    """Whether a mosquitto binary can be found."""
+    return shutil.which("mosquitto") is not None or os.path.exists("/usr/sbin/mosquitto")
