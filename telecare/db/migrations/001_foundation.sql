@@ -58,8 +58,12 @@ CREATE TABLE devices (
 );
 CREATE UNIQUE INDEX devices_hub_ieee ON devices (hub_id, ieee_address) WHERE ieee_address IS NOT NULL;
 
+-- Commit order of events, for workers that follow the stream (rules) with a cursor.
+CREATE SEQUENCE events_ingest_seq;
+
 CREATE TABLE events (
     time               timestamptz NOT NULL,
+    ingest_seq         bigint NOT NULL DEFAULT nextval('events_ingest_seq'),
     event_key          uuid NOT NULL,
     received_at        timestamptz NOT NULL,
     org_id             text NOT NULL,
@@ -79,6 +83,7 @@ SELECT create_hypertable('events', 'time', chunk_time_interval => interval '7 da
 -- "One resident over a period" is the query every report and rule makes.
 CREATE INDEX events_resident_time ON events (resident_id, time DESC);
 CREATE INDEX events_device_time ON events (device_id, time DESC);
+CREATE INDEX events_ingest_seq ON events (ingest_seq);
 
 CREATE TABLE dead_letters (
     dead_letter_id     bigserial PRIMARY KEY,

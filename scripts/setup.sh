@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian 12 machine, idempotently:
+# system packages (Mosquitto, Chromium for browser tests), the TimescaleDB extension, and a virtualenv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v pg_isready >/dev/null 2>&1 || need_apt+=(postgresql-client)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if ! pg_isready -h 127.0.0.1 -q; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
+fi
+bash deploy/scripts/install_timescaledb.sh
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[dev]'
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
