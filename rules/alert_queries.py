@@ -57,7 +57,11 @@ DELETE FROM open_conditions WHERE run = $1 AND subject_key = $2 AND condition = 
 RETURNING alert_id
 """
 
-ALERT_STILL_OPEN_CONDITIONS = "SELECT count(*) FROM open_conditions WHERE alert_id = $1"
+# Conditions attached from another rule (same incident) do not hold the alert's own restore back.
+ALERT_STILL_OPEN_CONDITIONS = """
+SELECT count(*) FROM open_conditions o JOIN alerts a USING (alert_id)
+WHERE o.alert_id = $1 AND o.condition = a.condition
+"""
 
 MARK_CLEARED = """
 UPDATE alerts SET cleared_at = $2 WHERE alert_id = $1 AND cleared_at IS NULL AND status <> 'closed'
