@@ -92,6 +92,8 @@ async def open_condition(
         alert_id = active["alert_id"]
         bump = rule.repeat_bump if activation else 0
         bumped = await connection.fetchrow(q.REPEAT_ALERT, alert_id, bump, report.event_time)
+        if bumped is None:
+            raise LookupError(f"alert {alert_id} vanished while locked")
         await add_history(
             connection=connection, alert_id=alert_id, action="repeated", actor=ENGINE_ACTOR,
             event_time=report.event_time,

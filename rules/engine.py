@@ -17,7 +17,7 @@ import asyncpg
 from rules import engine_queries as q
 from rules.alerts import AlertChange, ConditionReport, attach_condition, clear_condition, open_condition
 from rules.clock import Clock
-from rules.conditions import ACTIVITY_CONDITIONS, EMERGENCY_CONDITIONS, NO_CONTACT_CONDITIONS, Condition
+from rules.conditions import EMERGENCY_CONDITIONS, NO_CONTACT_CONDITIONS, Condition
 from rules.config import ResidentRules, load_resident_rules
 from rules.priorities import PriorityTable, load_priority_table
 from rules.suppression import Suppressions, load_suppressions
@@ -174,7 +174,8 @@ class RulesEngine:
             return
         # One dead hub is one incident: a device on a hub already reported offline joins the hub's alert.
         if report.condition == Condition.DEVICE_OFFLINE and report.hub_id is not None:
-            hub_alert = batch.open_conditions.get((report.subject_key, Condition.HUB_OFFLINE.value, f"hub:{report.hub_id}"))
+            hub_key = (report.subject_key, Condition.HUB_OFFLINE.value, f"hub:{report.hub_id}")
+            hub_alert = batch.open_conditions.get(hub_key)
             if hub_alert is not None:
                 if key not in batch.open_conditions:
                     batch.changes.append(await attach_condition(

@@ -46,7 +46,9 @@ INSERT INTO rule_timers (run, resident_id, rule, subject, armed_at, due_at, stat
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
 ON CONFLICT DO NOTHING
 """
-UPDATE_PENDING_TIMER = "UPDATE rule_timers SET due_at = $2, detail = $3::jsonb WHERE timer_id = $1 AND state = 'pending'"
+UPDATE_PENDING_TIMER = """
+UPDATE rule_timers SET due_at = $2, detail = $3::jsonb WHERE timer_id = $1 AND state = 'pending'
+"""
 SETTLE_TIMER = """
 UPDATE rule_timers SET state = $2, settled_at = $3 WHERE timer_id = $1 AND state = 'pending' RETURNING timer_id
 """

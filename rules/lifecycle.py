@@ -120,7 +120,9 @@ async def _transition(
     return _view(updated) if updated is not None else _view(row)
 
 
-async def claim(*, connection: asyncpg.Connection, alert_id: int, user_id: str, at: datetime | None = None) -> AlertView:
+async def claim(
+    *, connection: asyncpg.Connection, alert_id: int, user_id: str, at: datetime | None = None
+) -> AlertView:
     """Take an alert so other operators see it is being handled."""
     moment = _now(at)
     return await _transition(connection=connection, alert_id=alert_id, user_id=user_id, allowed={"raised", "claimed"},
@@ -128,7 +130,9 @@ async def claim(*, connection: asyncpg.Connection, alert_id: int, user_id: str, 
                              detail={})
 
 
-async def release(*, connection: asyncpg.Connection, alert_id: int, user_id: str, at: datetime | None = None) -> AlertView:
+async def release(
+    *, connection: asyncpg.Connection, alert_id: int, user_id: str, at: datetime | None = None
+) -> AlertView:
     """Give a claimed alert back to the queue."""
     moment = _now(at)
     return await _transition(connection=connection, alert_id=alert_id, user_id=user_id, allowed={"claimed"},

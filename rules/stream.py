@@ -67,12 +67,19 @@ class StreamFollower:
             self.gaps = {seq: gap for seq, gap in self.gaps.items() if seq > expected}
             events = [event_from_row(row) for row in accepted]
             changes = await engine.process_events(connection=connection, events=events)
-            await connection.execute(q.ADVANCE_CURSOR, self.run, accepted[-1]["ingest_seq"], max(e.time for e in events))
+            await connection.execute(
+                q.ADVANCE_CURSOR, self.run, accepted[-1]["ingest_seq"], max(e.time for e in events)
+            )
             return len(accepted), changes
 
-    def _gap_passable(self, *, seq: int, snapshot: asyncpg.Record) -> bool:
+    def _gap_passable(self, *, seq: int, snapshot: asyncpg.Record | None) -> bool:
+        if snapshot is None:
+            return False
+        xmin: int = snapshot["xmin"]
+        xmax: int = snapshot["xmax"]
         gap = self.gaps.get(seq)
         if gap is None:
-            self.gaps[seq] = GapWatch(monotonic_time.monotonic(), snapshot["xmax"])
-            return snapshot["xmin"] >= snapshot["xmax"]  # nothing in flight at all
-        return snapshot["xmin"] >= gap.xmax_then or monotonic_time.monotonic() - gap.first_seen > self.settle.total_seconds()
+            self.gaps[seq] = GapWatch(monotonic_time.monotonic(), xmax)
+            return xmin >= xmax  # nothing in flight at all
+        waited = monotonic_time.monotonic() - gap.first_seen
+        return xmin >= gap.xmax_then or waited > self.settle.total_seconds()

@@ -41,7 +41,8 @@ async def check_silence(*, engine: RulesEngine, connection: asyncpg.Connection, 
         subject_key = hub_devices[0]["resident_id"] or f"hub:{hub_id}"
         hub_subject = f"hub:{hub_id}"
 
-        def report(device: asyncpg.Record, condition: Condition, subject: str, at: datetime) -> ConditionReport:
+        def report(device: asyncpg.Record, condition: Condition, subject: str, at: datetime,
+                   hub_id: str = hub_id) -> ConditionReport:
             return ConditionReport(
                 run=engine.run, org_id=device["org_id"], resident_id=device["resident_id"], hub_id=hub_id,
                 device_id=None if condition == Condition.HUB_OFFLINE else device["device_id"],

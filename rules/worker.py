@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time as monotonic_time
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ async def run_worker(*, database_url: str, options: WorkerOptions, stop: asyncio
         work = await asyncpg.connect(database_url)
         wake = asyncio.Event()
 
-        def on_events(_connection: object, _pid: int, _channel: str, _payload: str) -> None:
+        def on_events(_connection: object, _pid: int, _channel: str, _payload: object) -> None:
             wake.set()
 
         await work.add_listener(EVENTS_CHANNEL, on_events)
@@ -124,7 +125,5 @@ async def _engine_loop(*, connection: asyncpg.Connection, options: WorkerOptions
         if mono - last_refresh >= options.refresh_interval_s:
             last_refresh = mono
             await engine.refresh(connection=connection)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=options.poll_interval_s)
-        except TimeoutError:
-            pass

@@ -65,7 +65,7 @@ async def test_lifecycle_and_append_only_history(db: asyncpg.Connection, unique:
     await follower.ensure_cursor(connection=db, start_at_end=True)
     await db.execute("UPDATE rule_cursors SET last_seq = (SELECT max(ingest_seq) FROM events) WHERE run = 'live'")
     notes: list[str] = []
-    listener = await asyncpg.connect(db._addr and None or None) if False else None  # noqa: SIM108
+    listener = await asyncpg.connect((db._addr and None) or None) if False else None
     del listener
     await db.add_listener("telecare_alerts", lambda *a: notes.append(a[3]))
     await store_event(db=db, unique=unique, device="smoke", kind="smoke", at=T0)

@@ -89,7 +89,7 @@ async def test_away_suppresses_activity_rules_but_not_smoke(db: asyncpg.Connecti
 
 
 async def test_dead_hub_is_one_incident_and_not_inactivity(db: asyncpg.Connection, unique: str) -> None:
-    resident, hub = await provision_flat(db=db, unique=unique)
+    resident, _ = await provision_flat(db=db, unique=unique)
     run = f"t-{unique}"
     engine, follower = await _engine(db, run, NIGHT)
     engine.replay = True  # the watchdog reads event time only, as in a replay
@@ -122,14 +122,14 @@ async def test_killed_worker_loses_and_doubles_nothing(database_url: str, db: as
     await store_event(db=db, unique=unique, device="bed", kind="bed_vacated", at=NIGHT)
     await store_event(db=db, unique=unique, device="front", kind="door_open", at=NIGHT + timedelta(minutes=1))
     async with asyncio.timeout(10):
-        while not await db.fetchval("SELECT count(*) FROM rule_timers WHERE run = $1 AND rule = 'left_flat'", run):
+        while not await db.fetchval("SELECT count(*) FROM rule_timers WHERE run = $1 AND rule = 'left_flat'", run):  # noqa: ASYNC110 - polls the database
             await asyncio.sleep(0.05)
     # Kill whichever worker holds the lock, mid-flight, with timers pending.
     worker_a.cancel()
     await asyncio.gather(worker_a, return_exceptions=True)
     clock.advance_to(moment=NIGHT + timedelta(hours=3))  # both timers are now long overdue
     async with asyncio.timeout(15):
-        while not await db.fetchval("SELECT count(*) FROM alerts WHERE run = $1", run):
+        while not await db.fetchval("SELECT count(*) FROM alerts WHERE run = $1", run):  # noqa: ASYNC110 - polls the database
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
     stop_b.set()
