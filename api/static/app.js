@@ -223,7 +223,7 @@ function renderAlert(alert) {
   } else {
     resident.append(el("span", { class: "sub" }, `hub ${alert.hub_id || ""}`));
   }
-  const status = el("td", { class: "status" }, alert.status);
+  const status = el("td", {}, el("span", { class: "status-text" }, alert.status));
   if (alert.claimed_by) status.append(el("div", { class: "sub" }, `by ${alert.claimed_by}`));
   const actions = el("td", {}, canHandle ? renderActions(alert) : el("span", { class: "sub" }, "view only"));
   row.append(
