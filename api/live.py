@@ -137,6 +137,10 @@ class AlertFeed:
             with contextlib.suppress(Exception):
                 await listener.close(timeout=2)
 
+    def nudge(self) -> None:
+        """Wake the feed now (at shutdown, so it sees the stop without waiting out its poll)."""
+        self._wake.set()
+
     def _on_notify(self, _connection: object, _pid: int, _channel: str, _payload: object) -> None:
         self._wake.set()
 

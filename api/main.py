@@ -59,6 +59,7 @@ def create_app(*, settings: Settings, options: ApiOptions | None = None) -> Fast
             yield
         finally:
             stop.set()
+            state.feed.nudge()
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(feed_task, timeout=10)
             await state.pool.close()
