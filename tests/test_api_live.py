@@ -42,8 +42,8 @@ async def _console(server: ApiServer, world: World, who: str, last_event_id: int
             reader.cancel()
 
 
-async def _next(events: asyncio.Queue[dict[str, Any]], timeout: float = 3.0) -> dict[str, Any]:
-    return await asyncio.wait_for(events.get(), timeout=timeout)
+async def _next(events: asyncio.Queue[dict[str, Any]], wait_s: float = 3.0) -> dict[str, Any]:
+    return await asyncio.wait_for(events.get(), timeout=wait_s)
 
 
 async def test_changes_stream_within_a_second_and_only_to_those_who_may_see(
