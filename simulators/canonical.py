@@ -14,16 +14,27 @@ SCHEMA = "telecare.event/1"
 _TEMPERATURE_STEP = 0.5
 _APPLIANCE_ON_W = 10.0
 # field -> kind for boolean alarm fields whose false is the restore.
-_ALARM_FIELDS = {"water_leak": EventKind.FLOOD, "battery_low": EventKind.BATTERY_LOW,
-                 "tamper": EventKind.TAMPER, "carbon_monoxide": EventKind.CO}
+_ALARM_FIELDS = {
+    "water_leak": EventKind.FLOOD,
+    "battery_low": EventKind.BATTERY_LOW,
+    "tamper": EventKind.TAMPER,
+    "carbon_monoxide": EventKind.CO,
+}
 _MATS = {DeviceType.BED_SENSOR, DeviceType.MAT, DeviceType.CHAIR_SENSOR}
 
 
 class CanonicalHub(HubEmulator):
     """A dedicated telecare hub: one canonical event per meaningful change, its status retained."""
 
-    def __init__(self, *, layout: HomeLayout, live_from: float, seed: str, base_topic: str = "telecare/v1",
-                 clear_after_s: float = 90.0) -> None:
+    def __init__(
+        self,
+        *,
+        layout: HomeLayout,
+        live_from: float,
+        seed: str,
+        base_topic: str = "telecare/v1",
+        clear_after_s: float = 90.0,
+    ) -> None:
         super().__init__(layout=layout, live_from=live_from, seed=seed, clear_after_s=clear_after_s)
         self.topic = f"{base_topic}/{layout.hub_id}/events"
         self.status_topic = f"{base_topic}/{layout.hub_id}/status"
@@ -31,15 +42,25 @@ class CanonicalHub(HubEmulator):
         self.emitted_temperature: dict[str, float] = {}
         self.emitted_power: dict[str, float] = {}
 
-    def _event(self, *, time: float, spec: DeviceSpec, kind: EventKind, restore: bool = False,
-               value: float | None = None) -> WireMessage:
+    def _event(
+        self,
+        *,
+        time: float,
+        spec: DeviceSpec,
+        kind: EventKind,
+        restore: bool = False,
+        value: float | None = None,
+    ) -> WireMessage:
         self.sequence += 1
         body: dict[str, object] = {
             "schema": SCHEMA,
             "event_id": f"{self.layout.hub_id}-{self.sequence:08d}",
             "time": iso_ms(time),
-            "device": {"id": spec.friendly_name.replace(" ", "_"), "type": spec.type.value,
-                       "location": spec.location.value},
+            "device": {
+                "id": spec.friendly_name.replace(" ", "_"),
+                "type": spec.type.value,
+                "location": spec.location.value,
+            },
             "kind": kind.value,
             "restore": restore,
             "value": value,
@@ -57,8 +78,9 @@ class CanonicalHub(HubEmulator):
         """`device_offline`, or its restore."""
         return [self._event(time=time, spec=spec, kind=EventKind.DEVICE_OFFLINE, restore=online)]
 
-    def state_message(self, *, time: float, spec: DeviceSpec, changed: dict[str, object],
-                      transient: dict[str, object]) -> list[WireMessage]:
+    def state_message(
+        self, *, time: float, spec: DeviceSpec, changed: dict[str, object], transient: dict[str, object]
+    ) -> list[WireMessage]:
         """The canonical events one device report means."""
         out: list[WireMessage] = []
         name = spec.friendly_name
@@ -71,8 +93,9 @@ class CanonicalHub(HubEmulator):
             out += self._field_events(time=time, spec=spec, field=field, value=value)
         # A repeated detection while still occupied is not a new motion event: only edges are sent.
         temperature = self.state[name].get("temperature")
-        if isinstance(temperature, float) and abs(temperature - self.emitted_temperature.get(name, -99.0)) >= (
-                _TEMPERATURE_STEP):
+        if isinstance(temperature, float) and abs(
+            temperature - self.emitted_temperature.get(name, -99.0)
+        ) >= (_TEMPERATURE_STEP):
             self.emitted_temperature[name] = temperature
             out.append(self._event(time=time, spec=spec, kind=EventKind.TEMPERATURE, value=temperature))
         return out
@@ -82,8 +105,11 @@ class CanonicalHub(HubEmulator):
             return [self._event(time=time, spec=spec, kind=EventKind.MOTION)]
         if field in {"pressure", "contact"} and spec.type in _MATS:
             chair = spec.type is DeviceType.CHAIR_SENSOR
-            kind = (EventKind.CHAIR_OCCUPIED if chair else EventKind.BED_OCCUPIED) if value else (
-                EventKind.CHAIR_VACATED if chair else EventKind.BED_VACATED)
+            kind = (
+                (EventKind.CHAIR_OCCUPIED if chair else EventKind.BED_OCCUPIED)
+                if value
+                else (EventKind.CHAIR_VACATED if chair else EventKind.BED_VACATED)
+            )
             return [self._event(time=time, spec=spec, kind=kind)]
         if field == "contact":
             kind = EventKind.DOOR_CLOSED if value else EventKind.DOOR_OPEN

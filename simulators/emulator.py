@@ -26,7 +26,9 @@ class HubEmulator(ABC):
     `live_from` exactly as a real one would: bridge state, device list, availability, cached states.
     """
 
-    def __init__(self, *, layout: HomeLayout, live_from: float, seed: str, clear_after_s: float = 90.0) -> None:
+    def __init__(
+        self, *, layout: HomeLayout, live_from: float, seed: str, clear_after_s: float = 90.0
+    ) -> None:
         self.layout = layout
         self.live_from = live_from
         self.clear_after_s = clear_after_s
@@ -51,8 +53,9 @@ class HubEmulator(ABC):
         """Messages when the hub starts (with everything it announces) or goes away."""
 
     @abstractmethod
-    def state_message(self, *, time: float, spec: DeviceSpec, changed: dict[str, object],
-                      transient: dict[str, object]) -> list[WireMessage]:
+    def state_message(
+        self, *, time: float, spec: DeviceSpec, changed: dict[str, object], transient: dict[str, object]
+    ) -> list[WireMessage]:
         """Messages for one report from a device (`changed` is empty for a check-in)."""
 
     @abstractmethod
@@ -92,8 +95,9 @@ class HubEmulator(ABC):
     def _live(self, time: float) -> bool:
         return self.started and time >= self.live_from
 
-    def _publish(self, *, time: float, spec: DeviceSpec, changed: dict[str, object],
-                 transient: dict[str, object]) -> list[WireMessage]:
+    def _publish(
+        self, *, time: float, spec: DeviceSpec, changed: dict[str, object], transient: dict[str, object]
+    ) -> list[WireMessage]:
         if not self._live(time):
             return []
         return self.state_message(time=time, spec=spec, changed=changed, transient=transient)
@@ -134,7 +138,8 @@ class HubEmulator(ABC):
             if not self._live(time):
                 return []
             return self.availability_message(time=time, spec=spec, online=True) + self.state_message(
-                time=time, spec=spec, changed={}, transient={})
+                time=time, spec=spec, changed={}, transient={}
+            )
         if name in self.muted:
             return []
         fields = dict(stimulus.fields)

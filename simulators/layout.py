@@ -22,21 +22,44 @@ class DeviceModel:
 
 # The models from DOMAIN.md's device table, with the fields Z2M really sends for them.
 MODELS: dict[str, DeviceModel] = {
-    "RTCGQ11LM": DeviceModel("RTCGQ11LM", "Aqara", "Motion sensor", True,
-                             (("occupancy", False), ("illuminance", 0))),
+    "RTCGQ11LM": DeviceModel(
+        "RTCGQ11LM", "Aqara", "Motion sensor", True, (("occupancy", False), ("illuminance", 0))
+    ),
     "MCCGQ11LM": DeviceModel("MCCGQ11LM", "Aqara", "Door and window sensor", True, (("contact", True),)),
-    "SJCGQ11LM": DeviceModel("SJCGQ11LM", "Aqara", "Water leak sensor", True,
-                             (("water_leak", False), ("battery_low", False), ("tamper", False))),
-    "HS1SA": DeviceModel("HS1SA", "Heiman", "Smoke detector", True,
-                         (("smoke", False), ("test", False), ("battery_low", False), ("tamper", False))),
+    "SJCGQ11LM": DeviceModel(
+        "SJCGQ11LM",
+        "Aqara",
+        "Water leak sensor",
+        True,
+        (("water_leak", False), ("battery_low", False), ("tamper", False)),
+    ),
+    "HS1SA": DeviceModel(
+        "HS1SA",
+        "Heiman",
+        "Smoke detector",
+        True,
+        (("smoke", False), ("test", False), ("battery_low", False), ("tamper", False)),
+    ),
     "TS0215A_sos": DeviceModel("TS0215A_sos", "Tuya", "SOS button", True, ()),
-    "MIR-HE200-TY": DeviceModel("MIR-HE200-TY", "Tuya", "Fall sensor", False, (("fall_down_status", "none"),)),
+    "MIR-HE200-TY": DeviceModel(
+        "MIR-HE200-TY", "Tuya", "Fall sensor", False, (("fall_down_status", "none"),)
+    ),
     "SPM915": DeviceModel("SPM915", "OWON", "Bed/chair occupancy sensor", True, (("pressure", False),)),
     "DJT11LM": DeviceModel("DJT11LM", "Aqara", "Vibration sensor", True, (("vibration", False),)),
-    "WSDCGQ11LM": DeviceModel("WSDCGQ11LM", "Aqara", "Temperature and humidity sensor", True,
-                              (("temperature", 20.0), ("humidity", 50.0))),
-    "TS011F_plug_1": DeviceModel("TS011F_plug_1", "Tuya", "Smart plug (with power monitoring)", False,
-                                 (("state", "ON"), ("power", 0), ("voltage", 231), ("energy", 0.0))),
+    "WSDCGQ11LM": DeviceModel(
+        "WSDCGQ11LM",
+        "Aqara",
+        "Temperature and humidity sensor",
+        True,
+        (("temperature", 20.0), ("humidity", 50.0)),
+    ),
+    "TS011F_plug_1": DeviceModel(
+        "TS011F_plug_1",
+        "Tuya",
+        "Smart plug (with power monitoring)",
+        False,
+        (("state", "ON"), ("power", 0), ("voltage", 231), ("energy", 0.0)),
+    ),
 }
 
 DEFAULT_MODEL: dict[DeviceType, str] = {
@@ -98,14 +121,20 @@ def ieee_for(*, hub_id: str, friendly_name: str) -> str:
     return "0x00158d" + digest[:10]
 
 
-def device(*, hub_id: str, friendly_name: str, device_type: DeviceType, location: Location,
-           model: str | None = None) -> DeviceSpec:
+def device(
+    *, hub_id: str, friendly_name: str, device_type: DeviceType, location: Location, model: str | None = None
+) -> DeviceSpec:
     """A device spec with the default model for its type unless one is given."""
     chosen = model or DEFAULT_MODEL[device_type]
     if chosen not in MODELS:
         raise KeyError(f"unknown device model {chosen!r}")
-    return DeviceSpec(friendly_name=friendly_name, type=device_type, location=location, model=chosen,
-                      ieee_address=ieee_for(hub_id=hub_id, friendly_name=friendly_name))
+    return DeviceSpec(
+        friendly_name=friendly_name,
+        type=device_type,
+        location=location,
+        model=chosen,
+        ieee_address=ieee_for(hub_id=hub_id, friendly_name=friendly_name),
+    )
 
 
 # Rooms a resident moves between and the PIR each has in a standard flat. Friendly names deliberately
@@ -134,16 +163,32 @@ def standard_flat(*, hub_id: str) -> HomeLayout:
         for room, name in ROOM_PIRS.items()
     ]
     specs += [
-        device(hub_id=hub_id, friendly_name=BED_MAT, device_type=DeviceType.BED_SENSOR, location=Location.BEDROOM),
-        device(hub_id=hub_id, friendly_name=FRONT_DOOR, device_type=DeviceType.DOOR, location=Location.FRONT_DOOR),
-        device(hub_id=hub_id, friendly_name=PENDANT, device_type=DeviceType.PERSONAL_TRIGGER,
-               location=Location.OTHER),
+        device(
+            hub_id=hub_id, friendly_name=BED_MAT, device_type=DeviceType.BED_SENSOR, location=Location.BEDROOM
+        ),
+        device(
+            hub_id=hub_id, friendly_name=FRONT_DOOR, device_type=DeviceType.DOOR, location=Location.FRONT_DOOR
+        ),
+        device(
+            hub_id=hub_id,
+            friendly_name=PENDANT,
+            device_type=DeviceType.PERSONAL_TRIGGER,
+            location=Location.OTHER,
+        ),
         device(hub_id=hub_id, friendly_name=SMOKE, device_type=DeviceType.SMOKE, location=Location.HALLWAY),
         device(hub_id=hub_id, friendly_name=FLOOD, device_type=DeviceType.FLOOD, location=Location.BATHROOM),
-        device(hub_id=hub_id, friendly_name=TEMPERATURE, device_type=DeviceType.TEMPERATURE,
-               location=Location.LIVING_ROOM),
+        device(
+            hub_id=hub_id,
+            friendly_name=TEMPERATURE,
+            device_type=DeviceType.TEMPERATURE,
+            location=Location.LIVING_ROOM,
+        ),
         device(hub_id=hub_id, friendly_name=KETTLE, device_type=DeviceType.PLUG, location=Location.KITCHEN),
-        device(hub_id=hub_id, friendly_name=FALL_RADAR, device_type=DeviceType.FALL_DETECTOR,
-               location=Location.BATHROOM),
+        device(
+            hub_id=hub_id,
+            friendly_name=FALL_RADAR,
+            device_type=DeviceType.FALL_DETECTOR,
+            location=Location.BATHROOM,
+        ),
     ]
     return HomeLayout(hub_id=hub_id, devices=tuple(specs))

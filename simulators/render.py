@@ -14,13 +14,27 @@ from simulators.stimuli import Action, Stimulus
 from telecare.vocabulary import DeviceType, Location
 
 # Mean seconds between PIR detections while someone is in the room (Aqara cannot re-trigger within 60 s).
-_DETECTION_GAP_S = {Place.KITCHEN: 75.0, Place.BATHROOM: 65.0, Place.HALLWAY: 30.0, Place.BEDROOM: 120.0,
-                    Place.LIVING_ROOM: 280.0}
+_DETECTION_GAP_S = {
+    Place.KITCHEN: 75.0,
+    Place.BATHROOM: 65.0,
+    Place.HALLWAY: 30.0,
+    Place.BEDROOM: 120.0,
+    Place.LIVING_ROOM: 280.0,
+}
 _BLIND_S = 61.0
 # Aqara devices report every ~50 minutes; Heiman and Tuya battery devices rarely; mains devices hourly.
-_CHECKIN_S = {"RTCGQ11LM": 3000.0, "MCCGQ11LM": 3000.0, "SJCGQ11LM": 3000.0, "WSDCGQ11LM": 3000.0,
-              "DJT11LM": 3000.0, "HS1SA": 4 * 3600.0, "TS0215A_sos": 6 * 3600.0, "SPM915": 3600.0,
-              "TS011F_plug_1": 3600.0, "MIR-HE200-TY": 3600.0}
+_CHECKIN_S = {
+    "RTCGQ11LM": 3000.0,
+    "MCCGQ11LM": 3000.0,
+    "SJCGQ11LM": 3000.0,
+    "WSDCGQ11LM": 3000.0,
+    "DJT11LM": 3000.0,
+    "HS1SA": 4 * 3600.0,
+    "TS0215A_sos": 6 * 3600.0,
+    "SPM915": 3600.0,
+    "TS011F_plug_1": 3600.0,
+    "MIR-HE200-TY": 3600.0,
+}
 
 
 def illuminance(*, tz: ZoneInfo, at: float, rng: random.Random) -> int:
@@ -40,8 +54,9 @@ def _pir_for(home: HomeLayout, place: Place) -> str | None:
     return spec.friendly_name if spec else None
 
 
-def stay_stimuli(*, home: HomeLayout, stays: tuple[Stay, ...] | list[Stay], tz: ZoneInfo,
-                 rng: random.Random) -> list[Stimulus]:
+def stay_stimuli(
+    *, home: HomeLayout, stays: tuple[Stay, ...] | list[Stay], tz: ZoneInfo, rng: random.Random
+) -> list[Stimulus]:
     """What the PIRs, bed mat, front door and kettle sense during the stays (unsorted)."""
     out: list[Stimulus] = []
     has_mat = any(spec.friendly_name == names.BED_MAT for spec in home.devices)
@@ -55,15 +70,23 @@ def stay_stimuli(*, home: HomeLayout, stays: tuple[Stay, ...] | list[Stay], tz: 
         if stay.place is Place.OUT:
             for at in (stay.start, stay.end):
                 out.append(Stimulus(at, names.FRONT_DOOR, Action.SET, (("contact", False),)))
-                out.append(Stimulus(at + rng.uniform(3, 8), names.FRONT_DOOR, Action.SET, (("contact", True),)))
+                out.append(
+                    Stimulus(at + rng.uniform(3, 8), names.FRONT_DOOR, Action.SET, (("contact", True),))
+                )
             continue
         pir = _pir_for(home, stay.place)
         if pir is not None and not stay.still:
             gap = _DETECTION_GAP_S[stay.place]
             at = stay.start + rng.uniform(0.2, 2.5)
             while at < stay.end:
-                out.append(Stimulus(at, pir, Action.DETECT,
-                                    (("occupancy", True), ("illuminance", illuminance(tz=tz, at=at, rng=rng)))))
+                out.append(
+                    Stimulus(
+                        at,
+                        pir,
+                        Action.DETECT,
+                        (("occupancy", True), ("illuminance", illuminance(tz=tz, at=at, rng=rng))),
+                    )
+                )
                 at += max(_BLIND_S, rng.expovariate(1.0 / gap))
         if stay.kettle and has_kettle:
             on = stay.start + rng.uniform(20, 60)
@@ -71,12 +94,15 @@ def stay_stimuli(*, home: HomeLayout, stays: tuple[Stay, ...] | list[Stay], tz: 
             watts = rng.randrange(2000, 2250)
             energy += watts * boil / 3_600_000
             out.append(Stimulus(on, names.KETTLE, Action.SET, (("power", watts),)))
-            out.append(Stimulus(on + boil, names.KETTLE, Action.SET,
-                                (("power", 0), ("energy", round(energy, 3)))))
+            out.append(
+                Stimulus(on + boil, names.KETTLE, Action.SET, (("power", 0), ("energy", round(energy, 3))))
+            )
     return out
 
 
-def visit_stimuli(*, home: HomeLayout, visits: tuple[tuple[float, float], ...], rng: random.Random) -> list[Stimulus]:
+def visit_stimuli(
+    *, home: HomeLayout, visits: tuple[tuple[float, float], ...], rng: random.Random
+) -> list[Stimulus]:
     """A visitor's arrival and departure: the front door and the hallway."""
     out: list[Stimulus] = []
     hallway = home.find(device_type=DeviceType.PIR, location=Location.HALLWAY)
@@ -85,8 +111,14 @@ def visit_stimuli(*, home: HomeLayout, visits: tuple[tuple[float, float], ...], 
             out.append(Stimulus(at, names.FRONT_DOOR, Action.SET, (("contact", False),)))
             out.append(Stimulus(at + rng.uniform(4, 10), names.FRONT_DOOR, Action.SET, (("contact", True),)))
             if hallway is not None:
-                out.append(Stimulus(at + 1, hallway.friendly_name, Action.DETECT,
-                                    (("occupancy", True), ("illuminance", rng.randrange(20, 150)))))
+                out.append(
+                    Stimulus(
+                        at + 1,
+                        hallway.friendly_name,
+                        Action.DETECT,
+                        (("occupancy", True), ("illuminance", rng.randrange(20, 150))),
+                    )
+                )
     return out
 
 
@@ -102,8 +134,16 @@ def checkin_stimuli(*, home: HomeLayout, start: float, end: float, rng: random.R
     return out
 
 
-def temperature_stimuli(*, home: HomeLayout, start: float, end: float, base_c: float, tz: ZoneInfo,
-                        rng: random.Random, cold: tuple[float, float, float] | None = None) -> list[Stimulus]:
+def temperature_stimuli(
+    *,
+    home: HomeLayout,
+    start: float,
+    end: float,
+    base_c: float,
+    tz: ZoneInfo,
+    rng: random.Random,
+    cold: tuple[float, float, float] | None = None,
+) -> list[Stimulus]:
     """The room thermometer: a daily cycle around the flat's set point; `cold` = (from, to, low_c)."""
     spec = home.find(device_type=DeviceType.TEMPERATURE)
     if spec is None:
@@ -115,11 +155,20 @@ def temperature_stimuli(*, home: HomeLayout, start: float, end: float, base_c: f
         value = base_c + 1.2 * math.sin((hour - 9) / 24 * 2 * math.pi) + rng.gauss(0, 0.15)
         if cold is not None and cold[0] <= at:
             fall_in, recover = cold[0], cold[1]
-            depth = min(1.0, (at - fall_in) / (4 * 3600)) if at < recover else max(
-                0.0, 1.0 - (at - recover) / (3 * 3600))
+            depth = (
+                min(1.0, (at - fall_in) / (4 * 3600))
+                if at < recover
+                else max(0.0, 1.0 - (at - recover) / (3 * 3600))
+            )
             value = value + depth * (cold[2] - value)
         humidity = 48 + 6 * math.sin(hour / 24 * 2 * math.pi) + rng.gauss(0, 1)
-        out.append(Stimulus(at, spec.friendly_name, Action.SET,
-                            (("temperature", round(value, 2)), ("humidity", round(humidity, 1)))))
+        out.append(
+            Stimulus(
+                at,
+                spec.friendly_name,
+                Action.SET,
+                (("temperature", round(value, 2)), ("humidity", round(humidity, 1))),
+            )
+        )
         at += rng.uniform(900, 1800)
     return out

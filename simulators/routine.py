@@ -124,15 +124,26 @@ class _Timeline:
         return out
 
 
-def _daytime(*, profile: ResidentProfile, day: date, tz: ZoneInfo, rise: float, bedtime: float,
-             rng: random.Random, mods: DayModifiers, visits: list[tuple[float, float]]) -> list[Stay]:
+def _daytime(
+    *,
+    profile: ResidentProfile,
+    day: date,
+    tz: ZoneInfo,
+    rise: float,
+    bedtime: float,
+    rng: random.Random,
+    mods: DayModifiers,
+    visits: list[tuple[float, float]],
+) -> list[Stay]:
     """Stays from rise to bedtime."""
     line = _Timeline(start=rise, end=bedtime)
     cursor = rise
     kitchen = mods.kitchen_factor
-    for place, minutes, kettle in ((Place.BEDROOM, rng.uniform(2, 6), False),
-                                   (Place.BATHROOM, rng.uniform(5, 15), False),
-                                   (Place.KITCHEN, rng.uniform(8, 20) * kitchen, rng.random() < 0.85 * kitchen)):
+    for place, minutes, kettle in (
+        (Place.BEDROOM, rng.uniform(2, 6), False),
+        (Place.BATHROOM, rng.uniform(5, 15), False),
+        (Place.KITCHEN, rng.uniform(8, 20) * kitchen, rng.random() < 0.85 * kitchen),
+    ):
         line.add(Stay(cursor, cursor + minutes * 60, place, kettle=kettle), gap=0)
         cursor += minutes * 60
     evening_bedroom = bedtime - rng.uniform(2, 6) * 60
@@ -145,16 +156,20 @@ def _daytime(*, profile: ResidentProfile, day: date, tz: ZoneInfo, rise: float, 
         length = min(300.0, max(15.0, rng.lognormvariate(4.2, 0.6))) * 60
         start = rng.uniform(rise + 45 * 60, max(rise + 45 * 60, bedtime - 90 * 60 - length))
         line.add(Stay(start, start + length, Place.OUT))
-    if rng.random() < profile.visits_per_day * mods.outing_factor ** 0.5:
+    if rng.random() < profile.visits_per_day * mods.outing_factor**0.5:
         arrive = local_epoch(tz=tz, day=day, minutes=rng.uniform(10 * 60, 19 * 60))
         length = rng.uniform(30, 120) * 60
         # The resident spends a visit in the living room with the visitor.
         if line.add(Stay(arrive, arrive + length, Place.LIVING_ROOM)):
             visits.append((arrive, arrive + length))
-    for centre, probability, minutes in ((13 * 60, profile.lunch_probability, (10, 30)), (18 * 60, 0.9, (20, 45))):
+    meals: tuple[tuple[float, float, float, float], ...] = (
+        (13 * 60, profile.lunch_probability, 10, 30),
+        (18 * 60, 0.9, 20, 45),
+    )
+    for centre, probability, shortest, longest in meals:
         if rng.random() < probability * kitchen:
             start = local_epoch(tz=tz, day=day, minutes=centre + rng.gauss(0, 40))
-            length = rng.uniform(*minutes) * 60 * (0.5 + 0.5 * kitchen)
+            length = rng.uniform(shortest, longest) * 60 * (0.5 + 0.5 * kitchen)
             line.add(Stay(start, start + length, Place.KITCHEN, kettle=rng.random() < 0.3))
     for _ in range(poisson(rng=rng, mean=max(0.0, profile.kettle_per_day - 1) * kitchen)):
         start = rng.uniform(rise, bedtime)
@@ -165,8 +180,15 @@ def _daytime(*, profile: ResidentProfile, day: date, tz: ZoneInfo, rise: float, 
     return line.filled()
 
 
-def _night(*, profile: ResidentProfile, bedtime: float, next_rise: float, rng: random.Random,
-           mods: DayModifiers, incidents: NightIncidents) -> list[Stay]:
+def _night(
+    *,
+    profile: ResidentProfile,
+    bedtime: float,
+    next_rise: float,
+    rng: random.Random,
+    mods: DayModifiers,
+    incidents: NightIncidents,
+) -> list[Stay]:
     """Stays from bedtime to the next rise: in bed, broken by exits."""
     exits: list[tuple[float, float, Place]] = []
     span_start, span_end = bedtime + 20 * 60, next_rise - 20 * 60
@@ -209,10 +231,15 @@ def with_hallway(stays: list[Stay], *, rng: random.Random) -> list[Stay]:
     out: list[Stay] = []
     for stay in stays:
         previous = out[-1] if out else None
-        if previous is None or previous.place == stay.place or {previous.place, stay.place} == {
-                Place.BED, Place.BEDROOM}:
+        if (
+            previous is None
+            or previous.place == stay.place
+            or {previous.place, stay.place} == {Place.BED, Place.BEDROOM}
+        ):
             if previous is not None and previous.place == stay.place and previous.kettle == stay.kettle:
-                out[-1] = Stay(previous.start, stay.end, stay.place, stay.kettle, previous.still or stay.still)
+                out[-1] = Stay(
+                    previous.start, stay.end, stay.place, stay.kettle, previous.still or stay.still
+                )
                 continue
             out.append(stay)
             continue
@@ -228,8 +255,17 @@ def with_hallway(stays: list[Stay], *, rng: random.Random) -> list[Stay]:
     return out
 
 
-def plan_day(*, profile: ResidentProfile, day: date, tz: ZoneInfo, rise: float, rng: random.Random,
-             mods: DayModifiers, next_mods: DayModifiers, incidents: NightIncidents) -> DayPlan:
+def plan_day(
+    *,
+    profile: ResidentProfile,
+    day: date,
+    tz: ZoneInfo,
+    rise: float,
+    rng: random.Random,
+    mods: DayModifiers,
+    next_mods: DayModifiers,
+    incidents: NightIncidents,
+) -> DayPlan:
     """The stays from `rise` on `day` to the rise on the following morning."""
     bed_mean = profile.bedtime_mean_min + (profile.weekend_shift_min if is_weekend_night(day) else 0.0)
     noise = rng.gauss(0.0, profile.bedtime_sd_min * mods.variability_factor)
@@ -242,11 +278,20 @@ def plan_day(*, profile: ResidentProfile, day: date, tz: ZoneInfo, rise: float, 
         wake = usual_wake_minutes(profile=profile, day=tomorrow) + rng.uniform(240, 420)
     next_rise = max(bedtime + 4 * 3600, local_epoch(tz=tz, day=tomorrow, minutes=wake))
     visits: list[tuple[float, float]] = []
-    stays = _daytime(profile=profile, day=day, tz=tz, rise=rise, bedtime=bedtime, rng=rng, mods=mods,
-                     visits=visits)
-    stays += _night(profile=profile, bedtime=bedtime, next_rise=next_rise, rng=rng, mods=mods, incidents=incidents)
-    return DayPlan(day=day, stays=tuple(with_hallway(stays, rng=rng)), visits=tuple(visits), bedtime=bedtime,
-                   next_rise=next_rise, usual_rise=usual_rise)
+    stays = _daytime(
+        profile=profile, day=day, tz=tz, rise=rise, bedtime=bedtime, rng=rng, mods=mods, visits=visits
+    )
+    stays += _night(
+        profile=profile, bedtime=bedtime, next_rise=next_rise, rng=rng, mods=mods, incidents=incidents
+    )
+    return DayPlan(
+        day=day,
+        stays=tuple(with_hallway(stays, rng=rng)),
+        visits=tuple(visits),
+        bedtime=bedtime,
+        next_rise=next_rise,
+        usual_rise=usual_rise,
+    )
 
 
 def apply_fall(stays: tuple[Stay, ...], *, at: float, lie_s: float) -> tuple[tuple[Stay, ...], Place] | None:

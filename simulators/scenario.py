@@ -23,6 +23,7 @@ from simulators.layout import HomeLayout, standard_flat
 from simulators.profile import ProfileRanges, draw_profile
 from simulators.render import checkin_stimuli, stay_stimuli, temperature_stimuli, visit_stimuli
 from simulators.routine import Place, Stay, local_epoch, plan_day, wake_minutes
+from simulators.sitefile import SiteResidentSpec, site_document
 from simulators.stimuli import Stimulus, WireMessage
 from simulators.truth import SCHEMA, day_record, night_record, stamp
 from simulators.z2m import Z2mHub, Z2mOptions
@@ -97,12 +98,19 @@ class ResidentSim:
         profile_rng = random.Random(f"{seed}/profile/{index}")
         self.profile = draw_profile(rng=profile_rng, ranges=config.ranges)
         deteriorates = profile_rng.random() < config.deterioration_share
-        self.episode = draw_episode(rng=profile_rng, first_day=config.start, days=config.days) if deteriorates else None
+        self.episode = (
+            draw_episode(rng=profile_rng, first_day=config.start, days=config.days) if deteriorates else None
+        )
         schedule_rng = random.Random(f"{seed}/schedule/{index}")
-        planned = plans.draw_schedule(rng=schedule_rng, days=config.days, per_month=config.incidents_per_month,
-                                      kinds=plans.INCIDENT_KINDS)
-        planned += plans.draw_schedule(rng=schedule_rng, days=config.days, per_month=config.faults_per_month,
-                                       kinds=plans.FAULT_KINDS)
+        planned = plans.draw_schedule(
+            rng=schedule_rng,
+            days=config.days,
+            per_month=config.incidents_per_month,
+            kinds=plans.INCIDENT_KINDS,
+        )
+        planned += plans.draw_schedule(
+            rng=schedule_rng, days=config.days, per_month=config.faults_per_month, kinds=plans.FAULT_KINDS
+        )
         planned += [plans.Planned(day, kind) for who, day, kind in config.forced if who == index]
         self.planned: dict[int, list[str]] = {}
         for item in planned:
@@ -114,8 +122,12 @@ class ResidentSim:
     def _emulator(self) -> HubEmulator:
         seed = str(self.config.seed)
         if self.config.protocol == "canonical":
-            return CanonicalHub(layout=self.home, live_from=self.config.live_epoch, seed=seed,
-                                base_topic=self.config.canonical_base_topic)
+            return CanonicalHub(
+                layout=self.home,
+                live_from=self.config.live_epoch,
+                seed=seed,
+                base_topic=self.config.canonical_base_topic,
+            )
         return Z2mHub(layout=self.home, live_from=self.config.live_epoch, seed=seed, options=self.config.z2m)
 
     def _record(self, record: dict[str, Any], *, at: float) -> None:
@@ -134,15 +146,27 @@ class ResidentSim:
             "source": "simulated",
             "seed": config.seed,
             "timezone": config.timezone,
-            "night_window": {"start": config.night_window[0].strftime("%H:%M"),
-                             "end": config.night_window[1].strftime("%H:%M")},
-            "period": {"start": stamp(config.live_epoch, config.tz),
-                       "end": stamp(local_epoch(tz=config.tz, day=config.start, minutes=config.days * 1440),
-                                    config.tz)},
+            "night_window": {
+                "start": config.night_window[0].strftime("%H:%M"),
+                "end": config.night_window[1].strftime("%H:%M"),
+            },
+            "period": {
+                "start": stamp(config.live_epoch, config.tz),
+                "end": stamp(
+                    local_epoch(tz=config.tz, day=config.start, minutes=config.days * 1440), config.tz
+                ),
+            },
             "cohort": "deterioration" if self.episode else "control",
             "profile": self.profile.as_dict(),
-            "devices": [{"friendly_name": spec.friendly_name, "type": spec.type.value,
-                         "location": spec.location.value, "model": spec.model} for spec in self.home.devices],
+            "devices": [
+                {
+                    "friendly_name": spec.friendly_name,
+                    "type": spec.type.value,
+                    "location": spec.location.value,
+                    "model": spec.model,
+                }
+                for spec in self.home.devices
+            ],
         }
 
     def messages(self) -> Iterator[WireMessage]:
@@ -150,19 +174,31 @@ class ResidentSim:
         config, tz, home = self.config, self.config.tz, self.home
         self.truth(self.header())
         if self.episode is not None:
-            self._record({"record": "deterioration", **self.episode.truth()},
-                         at=local_epoch(tz=tz, day=self.episode.start, minutes=1440))
+            self._record(
+                {"record": "deterioration", **self.episode.truth()},
+                at=local_epoch(tz=tz, day=self.episode.start, minutes=1440),
+            )
         pending: list[tuple[float, int, Stimulus]] = []
         sequence = 0
         warmup_rng = random.Random(f"{config.seed}/warmup/{self.index}")
         mods0 = self.episode.modifiers(config.start) if self.episode else NEUTRAL
-        rise = local_epoch(tz=tz, day=config.start,
-                           minutes=wake_minutes(profile=self.profile, day=config.start, rng=warmup_rng, mods=mods0))
-        first: list[Stimulus] = stay_stimuli(home=home, stays=[Stay(config.start_epoch, rise, Place.BED)], tz=tz,
-                                             rng=warmup_rng)
+        rise = local_epoch(
+            tz=tz,
+            day=config.start,
+            minutes=wake_minutes(profile=self.profile, day=config.start, rng=warmup_rng, mods=mods0),
+        )
+        first: list[Stimulus] = stay_stimuli(
+            home=home, stays=[Stay(config.start_epoch, rise, Place.BED)], tz=tz, rng=warmup_rng
+        )
         first += checkin_stimuli(home=home, start=config.start_epoch, end=rise, rng=warmup_rng)
-        first += temperature_stimuli(home=home, start=config.start_epoch, end=rise,
-                                     base_c=self.profile.flat_temperature_c, tz=tz, rng=warmup_rng)
+        first += temperature_stimuli(
+            home=home,
+            start=config.start_epoch,
+            end=rise,
+            base_c=self.profile.flat_temperature_c,
+            tz=tz,
+            rng=warmup_rng,
+        )
         batches = [first]
         for day_index in range(config.days):
             day = config.start + timedelta(days=day_index)
@@ -188,8 +224,16 @@ class ResidentSim:
         mods = self.episode.modifiers(day) if self.episode else NEUTRAL
         next_mods = self.episode.modifiers(day + timedelta(days=1)) if self.episode else NEUTRAL
         kinds = self.planned.get(day_index, [])
-        plan = plan_day(profile=self.profile, day=day, tz=tz, rise=rise, rng=rng, mods=mods, next_mods=next_mods,
-                        incidents=plans.night_incidents(kinds))
+        plan = plan_day(
+            profile=self.profile,
+            day=day,
+            tz=tz,
+            rise=rise,
+            rng=rng,
+            mods=mods,
+            next_mods=next_mods,
+            incidents=plans.night_incidents(kinds),
+        )
         stimuli: list[Stimulus] = []
         records: list[tuple[float, dict[str, Any]]] = []
         for kind in kinds:
@@ -203,10 +247,20 @@ class ResidentSim:
                 cold = plans.cold_spell(plan=plan, rng=rng)
                 self.cold = cold
                 thermometer = home.find(device_type=DeviceType.TEMPERATURE)
-                records.append((cold[0], {"record": "incident", "incident": "cold_flat", "start": stamp(cold[0], tz),
-                                          "end": stamp(cold[1], tz), "location": "living_room",
-                                          "device": thermometer.friendly_name if thermometer else None,
-                                          "coldest_c": round(cold[2], 1)}))
+                records.append(
+                    (
+                        cold[0],
+                        {
+                            "record": "incident",
+                            "incident": "cold_flat",
+                            "start": stamp(cold[0], tz),
+                            "end": stamp(cold[1], tz),
+                            "location": "living_room",
+                            "device": thermometer.friendly_name if thermometer else None,
+                            "coldest_c": round(cold[2], 1),
+                        },
+                    )
+                )
             elif kind in plans.FAULT_KINDS:
                 start = rng.uniform(rise, plan.next_rise)
                 extra, record = plans.fault(kind=kind, start=start, home=home, rng=rng, tz=tz)
@@ -217,11 +271,20 @@ class ResidentSim:
         stimuli += stay_stimuli(home=home, stays=plan.stays, tz=tz, rng=rng)
         stimuli += visit_stimuli(home=home, visits=plan.visits, rng=rng)
         stimuli += checkin_stimuli(home=home, start=rise, end=plan.next_rise, rng=rng)
-        stimuli += temperature_stimuli(home=home, start=rise, end=plan.next_rise,
-                                       base_c=self.profile.flat_temperature_c, tz=tz, rng=rng, cold=self.cold)
+        stimuli += temperature_stimuli(
+            home=home,
+            start=rise,
+            end=plan.next_rise,
+            base_c=self.profile.flat_temperature_c,
+            tz=tz,
+            rng=rng,
+            cold=self.cold,
+        )
         self._record(day_record(resident_id=self.resident_id, plan=plan, rise=rise, tz=tz), at=rise)
-        self._record(night_record(resident_id=self.resident_id, plan=plan, tz=tz, window=config.night_window),
-                     at=plan.bedtime)
+        self._record(
+            night_record(resident_id=self.resident_id, plan=plan, tz=tz, window=config.night_window),
+            at=plan.bedtime,
+        )
         for at, record in records:
             self._record(record, at=at)
         return stimuli, plan.next_rise
@@ -231,3 +294,21 @@ def scenario_messages(*, config: ScenarioConfig, truth: TruthSink | None = None)
     """All flats' messages merged in time order (ties broken by resident, so the order is stable)."""
     sims = [ResidentSim(config=config, index=index, truth=truth) for index in range(config.residents)]
     return heapq.merge(*(sim.messages() for sim in sims), key=lambda message: message.time)
+
+
+def scenario_site(*, config: ScenarioConfig) -> dict[str, Any]:
+    """The site file for the scheme this scenario simulates."""
+    residents = [
+        SiteResidentSpec(
+            resident_id=config.resident_id(index),
+            name=f"Resident {index + 1}",
+            flat=f"Flat {index + 1}",
+            home=config.layout(index),
+            night_window=config.night_window,
+            protocol=config.protocol,
+        )
+        for index in range(config.residents)
+    ]
+    return site_document(
+        org_id=config.org_id, org_name=config.org_name, timezone=config.timezone, residents=residents
+    )

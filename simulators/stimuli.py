@@ -42,7 +42,7 @@ class WireMessage:
     retain: bool = False
 
     def stream_line(self) -> bytes:
-        """The message as one line of the event-stream file (stable, so runs can be compared byte for byte)."""
+        """The message as one line of the stream file (stable, so runs compare byte for byte)."""
         flag = b"R" if self.retain else b"-"
         return b"%.3f\t%s\t%s\t%s\n" % (self.time, flag, self.topic.encode(), self.payload)
 

@@ -7,6 +7,7 @@ the resident's UTC offset. See docs/simulators.md for every field.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -41,27 +42,44 @@ def night_window_bounds(*, tz: ZoneInfo, night_of: date, window: tuple[time, tim
     end_min = window[1].hour * 60 + window[1].minute
     if end_min <= start_min:
         end_min += 24 * 60
-    return local_epoch(tz=tz, day=night_of, minutes=start_min), local_epoch(tz=tz, day=night_of, minutes=end_min)
+    return local_epoch(tz=tz, day=night_of, minutes=start_min), local_epoch(
+        tz=tz, day=night_of, minutes=end_min
+    )
 
 
 def _door_exits(stays: Iterable[Stay], tz: ZoneInfo) -> list[dict[str, Any]]:
-    return [{"out": stamp(stay.start, tz), "back": stamp(stay.end, tz),
-             "minutes": round((stay.end - stay.start) / 60, 1)} for stay in stays if stay.place is Place.OUT]
+    return [
+        {
+            "out": stamp(stay.start, tz),
+            "back": stamp(stay.end, tz),
+            "minutes": round((stay.end - stay.start) / 60, 1),
+        }
+        for stay in stays
+        if stay.place is Place.OUT
+    ]
 
 
-def night_record(*, resident_id: str, plan: DayPlan, tz: ZoneInfo, window: tuple[time, time]) -> dict[str, Any]:
+def night_record(
+    *, resident_id: str, plan: DayPlan, tz: ZoneInfo, window: tuple[time, time]
+) -> dict[str, Any]:
     """The truth about one night: onset, wake, each bed exit and where it went, door exits in the window."""
     night = [stay for stay in plan.stays if stay.start >= plan.bedtime]
     beds = [stay for stay in night if stay.place is Place.BED]
     exits: list[dict[str, Any]] = []
     bathroom_visits = 0
-    for left, back in zip(beds, beds[1:], strict=False):
+    for left, back in itertools.pairwise(beds):
         between = [stay for stay in night if left.end <= stay.start < back.start]
         rooms = [stay for stay in between if stay.place not in (Place.BEDROOM, Place.HALLWAY)]
         main = max(rooms, key=lambda stay: stay.end - stay.start).place if rooms else Place.BEDROOM
         bathroom_visits += any(stay.place is Place.BATHROOM for stay in between)
-        exits.append({"start": stamp(left.end, tz), "end": stamp(back.start, tz),
-                      "minutes": round((back.start - left.end) / 60, 1), "to": main.value})
+        exits.append(
+            {
+                "start": stamp(left.end, tz),
+                "end": stamp(back.start, tz),
+                "minutes": round((back.start - left.end) / 60, 1),
+                "to": main.value,
+            }
+        )
     low, high = night_window_bounds(tz=tz, night_of=plan.day, window=window)
     outside = [stay for stay in plan.stays if stay.place is Place.OUT and low <= stay.start < high]
     return {
@@ -177,8 +195,13 @@ def _when(value: Any) -> datetime:
 
 def _window(record: dict[str, Any], kind_field: str) -> Window:
     end = record.get("end")
-    return Window(record=str(record["record"]), kind=str(record.get(kind_field, record["record"])),
-                  start=_when(record["start"]), end=_when(end) if end else None, detail=record)
+    return Window(
+        record=str(record["record"]),
+        kind=str(record.get(kind_field, record["record"])),
+        start=_when(record["start"]),
+        end=_when(end) if end else None,
+        detail=record,
+    )
 
 
 def load_truth(*, path: Path) -> ResidentTruth:
@@ -195,16 +218,24 @@ def load_truth(*, path: Path) -> ResidentTruth:
     for record in lines[1:]:
         kind = record.get("record")
         if kind == "night":
-            nights.append(Night(
-                night_of=date.fromisoformat(record["night_of"]),
-                sleep_onset=_when(record["sleep_onset"]),
-                wake=_when(record["wake"]),
-                bed_exits=tuple(BedExit(_when(item["start"]), _when(item["end"]), float(item["minutes"]),
-                                        str(item["to"])) for item in record["bed_exits"]),
-                minutes_out_of_bed=float(record["minutes_out_of_bed"]),
-                bathroom_visits=int(record["bathroom_visits"]),
-                door_exits=tuple((_when(item["out"]), _when(item["back"])) for item in record["door_exits"]),
-            ))
+            nights.append(
+                Night(
+                    night_of=date.fromisoformat(record["night_of"]),
+                    sleep_onset=_when(record["sleep_onset"]),
+                    wake=_when(record["wake"]),
+                    bed_exits=tuple(
+                        BedExit(
+                            _when(item["start"]), _when(item["end"]), float(item["minutes"]), str(item["to"])
+                        )
+                        for item in record["bed_exits"]
+                    ),
+                    minutes_out_of_bed=float(record["minutes_out_of_bed"]),
+                    bathroom_visits=int(record["bathroom_visits"]),
+                    door_exits=tuple(
+                        (_when(item["out"]), _when(item["back"])) for item in record["door_exits"]
+                    ),
+                )
+            )
         elif kind == "day":
             days.append(record)
         elif kind == "incident":
@@ -215,11 +246,20 @@ def load_truth(*, path: Path) -> ResidentTruth:
             faults.append(_window(record, "fault"))
         else:
             extra.append(record)
-    return ResidentTruth(header=lines[0], nights=tuple(nights), days=tuple(days), incidents=tuple(incidents),
-                         episodes=tuple(episodes), faults=tuple(faults), extra=tuple(extra))
+    return ResidentTruth(
+        header=lines[0],
+        nights=tuple(nights),
+        days=tuple(days),
+        incidents=tuple(incidents),
+        episodes=tuple(episodes),
+        faults=tuple(faults),
+        extra=tuple(extra),
+    )
 
 
 def load_truth_dir(*, directory: Path) -> dict[str, ResidentTruth]:
     """Every truth file in a directory, by resident id."""
-    return {truth.resident_id: truth for truth in
-            (load_truth(path=path) for path in sorted(directory.glob("*.jsonl")))}
+    return {
+        truth.resident_id: truth
+        for truth in (load_truth(path=path) for path in sorted(directory.glob("*.jsonl")))
+    }

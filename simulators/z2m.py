@@ -44,8 +44,14 @@ def battery_voltage_mv(battery: int) -> int:
 
 def _expose(field: str, value: object) -> dict[str, object]:
     if isinstance(value, bool):
-        return {"type": "binary", "name": field, "property": field, "access": 1,
-                "value_on": True, "value_off": False}
+        return {
+            "type": "binary",
+            "name": field,
+            "property": field,
+            "access": 1,
+            "value_on": True,
+            "value_off": False,
+        }
     if isinstance(value, int | float):
         return {"type": "numeric", "name": field, "property": field, "access": 1}
     return {"type": "enum", "name": field, "property": field, "access": 1, "values": [value]}
@@ -56,13 +62,38 @@ def device_entry(spec: DeviceSpec) -> dict[str, object]:
     model = spec.definition
     exposes = [_expose(field, value) for field, value in model.initial_state]
     if spec.model in _ACTION_VALUES:
-        exposes.append({"type": "enum", "name": "action", "property": "action", "access": 1,
-                        "values": _ACTION_VALUES[spec.model]})
+        exposes.append(
+            {
+                "type": "enum",
+                "name": "action",
+                "property": "action",
+                "access": 1,
+                "values": _ACTION_VALUES[spec.model],
+            }
+        )
     if model.battery:
-        exposes.append({"type": "numeric", "name": "battery", "property": "battery", "access": 1,
-                        "unit": "%", "value_min": 0, "value_max": 100})
-    exposes.append({"type": "numeric", "name": "linkquality", "property": "linkquality", "access": 1,
-                    "unit": "lqi", "value_min": 0, "value_max": 255})
+        exposes.append(
+            {
+                "type": "numeric",
+                "name": "battery",
+                "property": "battery",
+                "access": 1,
+                "unit": "%",
+                "value_min": 0,
+                "value_max": 100,
+            }
+        )
+    exposes.append(
+        {
+            "type": "numeric",
+            "name": "linkquality",
+            "property": "linkquality",
+            "access": 1,
+            "unit": "lqi",
+            "value_min": 0,
+            "value_max": 255,
+        }
+    )
     return {
         "ieee_address": spec.ieee_address,
         "friendly_name": spec.friendly_name,
@@ -73,16 +104,28 @@ def device_entry(spec: DeviceSpec) -> dict[str, object]:
         "disabled": False,
         "interview_completed": True,
         "interviewing": False,
-        "definition": {"model": model.model, "vendor": model.vendor, "description": model.description,
-                       "exposes": exposes, "supports_ota": False},
+        "definition": {
+            "model": model.model,
+            "vendor": model.vendor,
+            "description": model.description,
+            "exposes": exposes,
+            "supports_ota": False,
+        },
     }
 
 
 class Z2mHub(HubEmulator):
     """One Zigbee2MQTT bridge with `mqtt.base_topic` set to `<base_topic>/<hub_id>`."""
 
-    def __init__(self, *, layout: HomeLayout, live_from: float, seed: str, options: Z2mOptions,
-                 clear_after_s: float = 90.0) -> None:
+    def __init__(
+        self,
+        *,
+        layout: HomeLayout,
+        live_from: float,
+        seed: str,
+        options: Z2mOptions,
+        clear_after_s: float = 90.0,
+    ) -> None:
         super().__init__(layout=layout, live_from=live_from, seed=seed, clear_after_s=clear_after_s)
         self.options = options
         self.prefix = f"{options.base_topic}/{layout.hub_id}"
@@ -94,13 +137,20 @@ class Z2mHub(HubEmulator):
         return orjson.dumps({"state": word})
 
     def bridge_messages(self, *, time: float, online: bool) -> list[WireMessage]:
-        """On start: state, device list, availability, then a replay of every cached state (stale included)."""
+        """On start: state, device list, availability, then every cached state again (stale included)."""
         out = [WireMessage(time, f"{self.prefix}/bridge/state", self._availability_payload(online), True)]
         if not online:
             return out
-        coordinator = {"ieee_address": "0x00124b00" + self.layout.devices[0].ieee_address[-8:],
-                       "friendly_name": "Coordinator", "type": "Coordinator", "network_address": 0,
-                       "supported": True, "disabled": False, "interview_completed": True, "definition": None}
+        coordinator = {
+            "ieee_address": "0x00124b00" + self.layout.devices[0].ieee_address[-8:],
+            "friendly_name": "Coordinator",
+            "type": "Coordinator",
+            "network_address": 0,
+            "supported": True,
+            "disabled": False,
+            "interview_completed": True,
+            "definition": None,
+        }
         entries = [coordinator] + [device_entry(spec) for spec in self.layout.devices]
         out.append(WireMessage(time, f"{self.prefix}/bridge/devices", orjson.dumps(entries), True))
         for spec in self.layout.devices:
@@ -118,8 +168,9 @@ class Z2mHub(HubEmulator):
         topic = f"{self.prefix}/{spec.friendly_name}/availability"
         return [WireMessage(time, topic, self._availability_payload(online), True)]
 
-    def state_message(self, *, time: float, spec: DeviceSpec, changed: dict[str, object],
-                      transient: dict[str, object]) -> list[WireMessage]:
+    def state_message(
+        self, *, time: float, spec: DeviceSpec, changed: dict[str, object], transient: dict[str, object]
+    ) -> list[WireMessage]:
         """The whole cached state, as every Z2M state message carries it."""
         payload: dict[str, object] = dict(self.state[spec.friendly_name])
         payload.update(transient)
@@ -133,4 +184,6 @@ class Z2mHub(HubEmulator):
             payload["last_seen"] = iso_ms(time)
         elif self.options.last_seen == "epoch":
             payload["last_seen"] = round(time * 1000)
-        return [WireMessage(time, f"{self.prefix}/{name}", orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))]
+        return [
+            WireMessage(time, f"{self.prefix}/{name}", orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
+        ]
