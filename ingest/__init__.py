@@ -1,0 +1,1 @@
+"""Ingest: MQTT messages from hubs in, normalised events committed to TimescaleDB, bad input dead-lettered."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import shutil
 import signal
@@ -56,7 +57,9 @@ class LocalBroker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "mosquitto.conf"
         config.write_text(
-            TEMPLATE.read_text(encoding="utf-8").format(port=self.port, data_dir=self.data_dir),
+            TEMPLATE.read_text(encoding="utf-8").format(
+                port=self.port, data_dir=self.data_dir, user=getpass.getuser()
+            ),
             encoding="utf-8",
         )
         self.process = subprocess.Popen([binary, "-c", str(config)], stdin=subprocess.DEVNULL)

@@ -145,3 +145,11 @@ async def provision_site(*, connection: asyncpg.Connection, site: SiteFile) -> d
     # Tell running ingest workers to reload their registry cache.
     await connection.execute("SELECT pg_notify('telecare_registry', $1)", org.id)
     return counts
+
+
+HUB_DEVICE_NAME = "$hub"  # MQTT topics cannot start with `$`, so no real device can be named like this
+
+
+def hub_device_id(*, hub_id: str) -> str:
+    """The device id under which a hub's own events (offline, mains) are stored."""
+    return device_id_for(hub_id=hub_id, friendly_name=HUB_DEVICE_NAME)

@@ -76,3 +76,19 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("TELECARE_TEST_ARTIFACTS", "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture
+async def running_ingest(settings: Settings) -> AsyncIterator[Settings]:
+    """An ingest worker consuming from the test broker into the test database, for one test."""
+    import asyncio
+
+    from ingest.service import run_ingest
+
+    stop = asyncio.Event()
+    subscribed = asyncio.Event()
+    task = asyncio.create_task(run_ingest(settings=settings, stop=stop, subscribed=subscribed), name="test-ingest")
+    await asyncio.wait_for(subscribed.wait(), timeout=15)
+    yield settings
+    stop.set()
+    await asyncio.wait_for(task, timeout=30)

@@ -83,7 +83,7 @@ SELECT create_hypertable('events', 'time', chunk_time_interval => interval '7 da
 -- "One resident over a period" is the query every report and rule makes.
 CREATE INDEX events_resident_time ON events (resident_id, time DESC);
 CREATE INDEX events_device_time ON events (device_id, time DESC);
-CREATE INDEX events_ingest_seq ON events (ingest_seq);
+CREATE INDEX events_by_ingest_seq ON events (ingest_seq);
 
 CREATE TABLE dead_letters (
     dead_letter_id     bigserial PRIMARY KEY,
@@ -106,3 +106,13 @@ CREATE TABLE ingest_counters (
     value  bigint NOT NULL DEFAULT 0
 );
 INSERT INTO ingest_counters (name) VALUES ('events_stored'), ('duplicates_dropped');
+
+-- Messages whose events are committed but whose MQTT acknowledgement may not have reached the broker.
+-- After a crash the broker redelivers them flagged DUP with the same packet id; this table lets the
+-- ingest recognise them even when the event time is the arrival time (Z2M without last_seen).
+CREATE TABLE ingest_unacked (
+    client_id  text NOT NULL,
+    mid        integer NOT NULL,
+    digest     bytea NOT NULL,
+    PRIMARY KEY (client_id, mid)
+);

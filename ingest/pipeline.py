@@ -1,0 +1,213 @@
+"""The batch loop: take what has arrived, turn it into events, commit, then acknowledge.
+
+Group commit: while one batch is being committed the next accumulates, so batches grow with load
+and stay small (low latency) when it is quiet. Nothing is acknowledged before its commit; a batch
+that fails is reprocessed from its raw messages after the registry cache is reloaded, so an
+uncommitted edge can never be lost or applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import asyncpg
+
+from ingest.messages import BatchOutcome, DeadLetter, DeadLetterReason, InboundMessage
+from ingest.metrics import IngestMetrics
+from ingest.mqtt_client import IngestMqttClient
+from ingest.processor import MessageProcessor
+from ingest.registry import load_registry
+from ingest.store import BatchWritten, load_unacked, prepare_connection, write_batch
+from telecare.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_COMMIT_TIMEOUT_S = 30.0
+_BACKOFF_CAP_S = 10.0
+_CONNECTION_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+
+
+def backoff_delay(*, attempt: int, cap_s: float = _BACKOFF_CAP_S) -> float:
+    """Capped exponential backoff with full jitter, so restarted workers do not stampede."""
+    return random.uniform(0, min(cap_s, 0.2 * 2**attempt))
+
+
+class IngestPipeline:
+    """Owns the database connection and the registry cache of one ingest worker."""
+
+    def __init__(self, *, settings: Settings, client: IngestMqttClient, metrics: IngestMetrics) -> None:
+        self._settings = settings
+        self._client = client
+        self._metrics = metrics
+        self._connection: asyncpg.Connection | None = None
+        self._processor: MessageProcessor | None = None
+        self._committed_unacked: dict[int, bytes] = {}
+        self._forget_mids: list[int] = []
+        self.reload_requested = False
+
+    async def connect(self, *, stop: asyncio.Event) -> bool:
+        """(Re)connect to the database and reload the registry; False if asked to stop first."""
+        attempt = 0
+        while not stop.is_set():
+            try:
+                connection = await asyncpg.connect(self._settings.database_url, timeout=10)
+                await prepare_connection(connection)
+                registry = await load_registry(connection=connection)
+                unacked = await load_unacked(connection=connection, client_id=self._settings.mqtt_client_id)
+            except _CONNECTION_ERRORS as exc:
+                delay = backoff_delay(attempt=attempt)
+                log.warning("database unavailable (%s); retrying in %.1f s", type(exc).__name__, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            self._connection = connection
+            self._processor = MessageProcessor(settings=self._settings, registry=registry)
+            # Rows from the database are the truth after a crash; in-process knowledge is kept too.
+            self._committed_unacked = {**unacked, **self._committed_unacked}
+            self.reload_requested = False
+            return True
+        return False
+
+    async def close(self) -> None:
+        """Close the database connection."""
+        if self._connection is not None:
+            await self._connection.close(timeout=5)
+            self._connection = None
+
+    async def _reload_registry(self) -> None:
+        assert self._connection is not None
+        registry = await load_registry(connection=self._connection)
+        self._processor = MessageProcessor(settings=self._settings, registry=registry)
+        self.reload_requested = False
+
+    async def run(self, *, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; the batch in hand is committed before returning."""
+        if self._connection is None and not await self.connect(stop=stop):
+            return
+        while not stop.is_set():
+            batch = await self._client.next_batch(
+                max_messages=self._settings.ingest_batch_max, timeout_s=0.5
+            )
+            if self.reload_requested and self._connection is not None:
+                try:
+                    await self._reload_registry()
+                except _CONNECTION_ERRORS:
+                    await self._drop_connection()
+            if batch:
+                await self._commit(batch=batch, stop=stop)
+
+    def _split_redelivered(self, batch: Sequence[InboundMessage]) -> tuple[list[InboundMessage], int]:
+        fresh: list[InboundMessage] = []
+        skipped = 0
+        for message in batch:
+            if message.dup and self._committed_unacked.get(message.mid) == message.digest():
+                skipped += 1
+            else:
+                fresh.append(message)
+        return fresh, skipped
+
+    async def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.terminate()
+
+    async def _commit(self, *, batch: list[InboundMessage], stop: asyncio.Event) -> None:
+        metrics = self._metrics
+        metrics.received.inc(len(batch))
+        fresh, skipped = self._split_redelivered(batch)
+        metrics.redeliveries_skipped.inc(skipped)
+        attempt = 0
+        written: BatchWritten | None = None
+        while written is None:
+            if self._connection is None and not await self.connect(stop=stop):
+                return
+            assert self._connection is not None and self._processor is not None
+            outcome = self._processor.process(messages=fresh)
+            started = asyncio.get_running_loop().time()
+            try:
+                written = await asyncio.wait_for(self._write(outcome=outcome, messages=fresh),
+                                                 timeout=_COMMIT_TIMEOUT_S)
+            except _CONNECTION_ERRORS as exc:
+                metrics.db_failures.inc()
+                log.warning("batch of %d not committed (%s); reconnecting", len(fresh), type(exc).__name__)
+                await self._drop_connection()
+                await asyncio.sleep(backoff_delay(attempt=attempt))
+                attempt += 1
+            except asyncpg.PostgresError as exc:
+                metrics.db_failures.inc()
+                log.error("batch of %d refused by the database (%s); storing one by one", len(fresh),
+                          exc.sqlstate)
+                await self._reload_registry()
+                written = await self._commit_one_by_one(messages=fresh)
+            else:
+                metrics.commit_seconds.observe(asyncio.get_running_loop().time() - started)
+        self._record(written=written, outcome_size=len(batch))
+        self._acknowledge(batch=batch)
+
+    async def _write(self, *, outcome: BatchOutcome, messages: Sequence[InboundMessage]) -> BatchWritten:
+        assert self._connection is not None and self._processor is not None
+        unacked = {message.mid: message.digest() for message in messages if message.qos == 1}
+        written = await write_batch(
+            connection=self._connection,
+            outcome=outcome,
+            registry=self._processor.registry,
+            client_id=self._settings.mqtt_client_id,
+            unacked=list(unacked.items()),
+            forget_mids=self._forget_mids,
+        )
+        self._forget_mids = []
+        self._committed_unacked.update(unacked)
+        for letter in outcome.dead_letters:
+            self._metrics.dead_letters.labels(reason=letter.reason.value).inc()
+        self._metrics.ignored.inc(outcome.ignored)
+        return written
+
+    async def _commit_one_by_one(self, *, messages: Sequence[InboundMessage]) -> BatchWritten:
+        """Isolate the message the database refuses, dead-letter it, and store the rest."""
+        assert self._processor is not None
+        stored = duplicates = dead = staged = 0
+        for message in messages:
+            outcome = self._processor.process(messages=[message])
+            try:
+                written = await self._write(outcome=outcome, messages=[message])
+            except asyncpg.PostgresError as exc:
+                if isinstance(exc, asyncpg.PostgresConnectionError):
+                    raise
+                await self._reload_registry()
+                refused = BatchOutcome(dead_letters=[DeadLetter(
+                    topic=message.topic, payload=message.payload, reason=DeadLetterReason.UNSTORABLE,
+                    detail=f"the database refused it (SQLSTATE {exc.sqlstate})",
+                    received_at=message.received_at, digest=message.digest(),
+                )])
+                written = await self._write(outcome=refused, messages=[message])
+            stored += written.stored
+            duplicates += written.duplicates
+            dead += written.dead_letters
+            staged += written.staged
+        return BatchWritten(staged=staged, stored=stored, duplicates=duplicates, dead_letters=dead, max_seq=None)
+
+    def _record(self, *, written: BatchWritten, outcome_size: int) -> None:
+        metrics = self._metrics
+        metrics.stored.inc(written.stored)
+        metrics.duplicates.inc(written.duplicates)
+        metrics.batch_size.observe(outcome_size)
+
+    def _acknowledge(self, *, batch: Sequence[InboundMessage]) -> None:
+        now = datetime.now(UTC)
+        for message in batch[:: max(1, len(batch) // 20)]:
+            self._metrics.consumer_lag_seconds.observe((now - message.received_at).total_seconds())
+        acked = self._client.ack(messages=batch)
+        for mid in acked:
+            self._committed_unacked.pop(mid, None)
+        self._forget_mids.extend(acked)

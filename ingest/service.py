@@ -1,0 +1,77 @@
+"""`telecare ingest`: the MQTT consumer, the batch pipeline and the registry listener in one TaskGroup."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+from prometheus_client import CollectorRegistry, start_http_server
+
+from ingest.metrics import IngestMetrics
+from ingest.mqtt_client import IngestMqttClient
+from ingest.pipeline import IngestPipeline, backoff_delay
+from telecare.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REGISTRY_NOTIFY_CHANNEL = "telecare_registry"
+
+
+async def _listen_for_registry_changes(*, settings: Settings, pipeline: IngestPipeline,
+                                       stop: asyncio.Event) -> None:
+    """Reload the registry cache when `telecare site import` (or the API) changes hubs or devices."""
+    attempt = 0
+    while not stop.is_set():
+        try:
+            connection = await asyncpg.connect(settings.database_url, timeout=10)
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            await asyncio.sleep(backoff_delay(attempt=attempt))
+            attempt += 1
+            continue
+        attempt = 0
+        lost = asyncio.Event()
+
+        def _request_reload(*_args: object) -> None:
+            pipeline.reload_requested = True
+
+        try:
+            connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
+            await connection.add_listener(REGISTRY_NOTIFY_CHANNEL, _request_reload)
+            # Changes made while we were not listening are picked up by one reload now.
+            pipeline.reload_requested = True
+            while not stop.is_set() and not lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=5)
+                if not lost.is_set() and connection.is_closed():
+                    lost.set()
+        finally:
+            connection.terminate()
+
+
+async def run_ingest(*, settings: Settings, stop: asyncio.Event,
+                     metrics_registry: CollectorRegistry | None = None,
+                     subscribed: asyncio.Event | None = None) -> None:
+    """Run one ingest worker until `stop` is set; `subscribed` is set once the broker confirms."""
+    registry = metrics_registry or CollectorRegistry()
+    metrics = IngestMetrics.create(registry=registry)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, registry=registry)
+    client = IngestMqttClient(settings=settings, loop=asyncio.get_running_loop(), subscribed=subscribed)
+    pipeline = IngestPipeline(settings=settings, client=client, metrics=metrics)
+    # The registry must be loaded before the first message is read.
+    if not await pipeline.connect(stop=stop):
+        return
+    client.start()
+    log.info("ingest consuming %s", ", ".join(topic for topic, _ in client.subscriptions()))
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(pipeline.run(stop=stop), name="ingest-pipeline")
+            group.create_task(
+                _listen_for_registry_changes(settings=settings, pipeline=pipeline, stop=stop),
+                name="ingest-registry-listener",
+            )
+    finally:
+        client.stop()
+        await pipeline.close()

@@ -1,0 +1,192 @@
+"""Writes one batch (events, dead letters, registry changes, counters) in a single transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+import orjson
+
+from ingest.messages import BatchOutcome, DeadLetter
+from ingest.registry import Registry
+from telecare.vocabulary import DeviceType, Location
+
+EVENTS_NOTIFY_CHANNEL = "telecare_events"
+
+_EVENT_COLUMNS = (
+    "time", "event_key", "received_at", "org_id", "resident_id", "hub_id", "device_id", "device_type",
+    "location", "kind", "is_restore", "value", "source", "time_from_arrival",
+)
+_STAGING_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS events_staging ("
+    " time timestamptz, event_key uuid, received_at timestamptz, org_id text, resident_id text,"
+    " hub_id text, device_id text, device_type text, location text, kind text, is_restore boolean,"
+    " value double precision, source text, time_from_arrival boolean) ON COMMIT DELETE ROWS"
+)
+_INSERT_FROM_STAGING = (
+    f"WITH inserted AS (INSERT INTO events ({', '.join(_EVENT_COLUMNS)})"
+    f" SELECT {', '.join(_EVENT_COLUMNS)} FROM events_staging ORDER BY time"
+    " ON CONFLICT DO NOTHING RETURNING ingest_seq)"
+    " SELECT count(*) AS stored, max(ingest_seq) AS max_seq FROM inserted"
+)
+_UPSERT_DEVICES = (
+    "INSERT INTO devices (device_id, hub_id, friendly_name, ieee_address, device_type, location, model,"
+    " vendor, power_source, last_seen, battery, battery_low, availability, availability_at, last_state,"
+    " removed_at)"
+    " SELECT u.device_id, u.hub_id, u.friendly_name, u.ieee_address, u.device_type, u.location, u.model,"
+    " u.vendor, u.power_source, u.last_seen, u.battery, u.battery_low, u.availability,"
+    " CASE WHEN u.availability IS NULL THEN NULL ELSE now() END, u.last_state::jsonb,"
+    " CASE WHEN u.removed THEN now() END"
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
+    " $8::text[], $9::text[], $10::timestamptz[], $11::smallint[], $12::boolean[], $13::text[], $14::text[],"
+    " $15::boolean[]) AS u(device_id, hub_id, friendly_name, ieee_address, device_type, location, model,"
+    " vendor, power_source, last_seen, battery, battery_low, availability, last_state, removed)"
+    " ON CONFLICT (device_id) DO UPDATE SET friendly_name = EXCLUDED.friendly_name,"
+    " ieee_address = EXCLUDED.ieee_address, model = EXCLUDED.model, vendor = EXCLUDED.vendor,"
+    " power_source = EXCLUDED.power_source,"
+    " last_seen = GREATEST(devices.last_seen, EXCLUDED.last_seen), battery = EXCLUDED.battery,"
+    " battery_low = EXCLUDED.battery_low,"
+    " availability_at = CASE WHEN EXCLUDED.availability IS DISTINCT FROM devices.availability"
+    "   THEN now() ELSE devices.availability_at END,"
+    " availability = EXCLUDED.availability, last_state = EXCLUDED.last_state,"
+    " removed_at = CASE WHEN EXCLUDED.removed_at IS NULL THEN NULL"
+    "   ELSE COALESCE(devices.removed_at, EXCLUDED.removed_at) END"
+)
+_UPDATE_HUBS = (
+    "UPDATE hubs AS h SET last_seen = GREATEST(h.last_seen, u.last_seen),"
+    " bridge_state_at = CASE WHEN u.bridge_state IS DISTINCT FROM h.bridge_state THEN now()"
+    "   ELSE h.bridge_state_at END,"
+    " bridge_state = u.bridge_state"
+    " FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS u(hub_id, last_seen, bridge_state)"
+    " WHERE h.hub_id = u.hub_id"
+)
+_UPSERT_DEAD_LETTERS = (
+    "INSERT INTO dead_letters (topic, payload, reason, detail, digest, occurrences, first_received_at,"
+    " last_received_at)"
+    " SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::bytea[], $6::int[],"
+    " $7::timestamptz[], $8::timestamptz[])"
+    " ON CONFLICT (digest) DO UPDATE SET occurrences = dead_letters.occurrences + EXCLUDED.occurrences,"
+    " last_received_at = EXCLUDED.last_received_at, reason = EXCLUDED.reason, detail = EXCLUDED.detail,"
+    " status = 'pending', resolved_at = NULL"
+)
+_BUMP_COUNTERS = (
+    "UPDATE ingest_counters SET value = value + CASE name WHEN 'events_stored' THEN $1::bigint"
+    " ELSE $2::bigint END WHERE name IN ('events_stored', 'duplicates_dropped')"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchWritten:
+    """What the database made of a batch."""
+
+    staged: int
+    stored: int
+    duplicates: int
+    dead_letters: int
+    max_seq: int | None
+
+
+async def prepare_connection(connection: asyncpg.Connection) -> None:
+    """Per-connection set-up: the staging table COPY writes into."""
+    await connection.execute(_STAGING_DDL)
+
+
+def _event_records(outcome: BatchOutcome, registry: Registry) -> list[tuple[object, ...]]:
+    records: list[tuple[object, ...]] = []
+    for event in outcome.events:
+        hub = registry.hubs[event.hub_id]
+        device = registry.devices_by_id.get(event.device_id)
+        device_type = device.device_type if device else DeviceType.HUB.value
+        location = device.location if device else Location.OTHER.value
+        records.append((
+            event.time, event.event_key, event.received_at, hub.org_id, hub.resident_id, event.hub_id,
+            event.device_id, device_type, location, event.kind.value, event.is_restore, event.value,
+            event.source.value, event.time_from_arrival,
+        ))
+    return records
+
+
+def _merge_dead_letters(dead_letters: Sequence[DeadLetter]) -> list[tuple[DeadLetter, int]]:
+    merged: dict[bytes, tuple[DeadLetter, int]] = {}
+    for letter in dead_letters:
+        first, count = merged.get(letter.digest, (letter, 0))
+        merged[letter.digest] = (letter if count else first, count + 1)
+    return list(merged.values())
+
+
+async def write_batch(
+    *,
+    connection: asyncpg.Connection,
+    outcome: BatchOutcome,
+    registry: Registry,
+    client_id: str,
+    unacked: Sequence[tuple[int, bytes]],
+    forget_mids: Sequence[int],
+) -> BatchWritten:
+    """Commit a batch; `unacked` are this batch's (mid, digest), `forget_mids` those acked before."""
+    records = _event_records(outcome, registry)
+    stored, max_seq = 0, None
+    async with connection.transaction():
+        if records:
+            await connection.copy_records_to_table("events_staging", records=records, columns=_EVENT_COLUMNS)
+            row = await connection.fetchrow(_INSERT_FROM_STAGING)
+            assert row is not None
+            stored, max_seq = int(row["stored"]), row["max_seq"]
+        if outcome.dead_letters:
+            merged = _merge_dead_letters(outcome.dead_letters)
+            await connection.execute(
+                _UPSERT_DEAD_LETTERS,
+                [letter.topic for letter, _ in merged],
+                [letter.payload for letter, _ in merged],
+                [letter.reason.value for letter, _ in merged],
+                [letter.detail for letter, _ in merged],
+                [letter.digest for letter, _ in merged],
+                [count for _, count in merged],
+                [letter.received_at for letter, _ in merged],
+                [letter.received_at for letter, _ in merged],
+            )
+        devices = registry.dirty_devices()
+        if devices:
+            await connection.execute(
+                _UPSERT_DEVICES,
+                [d.device_id for d in devices], [d.hub_id for d in devices], [d.friendly_name for d in devices],
+                [d.ieee_address for d in devices], [d.device_type for d in devices],
+                [d.location for d in devices], [d.model for d in devices], [d.vendor for d in devices],
+                [d.power_source for d in devices], [d.last_seen for d in devices],
+                [d.battery for d in devices], [d.battery_low for d in devices],
+                [d.availability for d in devices],
+                [orjson.dumps(d.last_state).decode() for d in devices], [d.removed for d in devices],
+            )
+        hubs = registry.dirty_hubs()
+        if hubs:
+            await connection.execute(
+                _UPDATE_HUBS, [h.hub_id for h in hubs], [h.last_seen for h in hubs], [h.bridge_state for h in hubs]
+            )
+        duplicates = len(records) - stored
+        if records:
+            await connection.execute(_BUMP_COUNTERS, stored, duplicates)
+        mids = [mid for mid, _ in unacked]
+        if forget_mids or mids:
+            await connection.execute(
+                "DELETE FROM ingest_unacked WHERE client_id = $1 AND mid = ANY($2::int[])",
+                client_id, list(forget_mids) + mids,
+            )
+        if mids:
+            await connection.execute(
+                "INSERT INTO ingest_unacked (client_id, mid, digest)"
+                " SELECT $1, * FROM unnest($2::int[], $3::bytea[]) ON CONFLICT (client_id, mid)"
+                " DO UPDATE SET digest = EXCLUDED.digest",
+                client_id, mids, [digest for _, digest in unacked],
+            )
+        if max_seq is not None:
+            await connection.execute("SELECT pg_notify($1, $2)", EVENTS_NOTIFY_CHANNEL, str(max_seq))
+    registry.mark_committed()
+    return BatchWritten(staged=len(records), stored=stored, duplicates=duplicates,
+                        dead_letters=len(outcome.dead_letters), max_seq=max_seq)
+
+
+async def load_unacked(*, connection: asyncpg.Connection, client_id: str) -> dict[int, bytes]:
+    """Messages committed but perhaps never acknowledged, from before the last stop."""
+    rows = await connection.fetch("SELECT mid, digest FROM ingest_unacked WHERE client_id = $1", client_id)
+    return {int(row["mid"]): bytes(row["digest"]) for row in rows}
