@@ -10,8 +10,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from simulators.clock import TimeMode
 from simulators.cli import publish
+from simulators.clock import TimeMode
 from simulators.mapping import load_mapping
 from simulators.replay import plan_replay, replay_messages, replay_site
 from simulators.truth import encode, load_truth
