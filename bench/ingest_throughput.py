@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,7 +33,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from bench.ingest_faults import Publisher, create_session, plan_messages, site_file
+from bench.ingest_faults import Publisher, create_session, plan_messages, site_file, start_ingest_process
 from telecare.db.migrate import migrate
 from telecare.local_broker import LocalBroker
 from telecare.site import provision_site
@@ -94,7 +93,11 @@ async def _naive_drain(*, port: int, client_id: str, expected: int, database_url
     queue: asyncio.Queue[paho.MQTTMessage] = asyncio.Queue()
     client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
                          protocol=paho.MQTTv5, manual_ack=True)
-    client.on_message = lambda _c, _u, message: loop.call_soon_threadsafe(queue.put_nowait, message)
+
+    def on_message(_client: paho.Client, _userdata: object, message: paho.MQTTMessage) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, message)
+
+    client.on_message = on_message
     client.connect("127.0.0.1", port, clean_start=False, properties=_connect_properties())
     client.loop_start()
     first = last = 0.0
@@ -114,11 +117,6 @@ async def _naive_drain(*, port: int, client_id: str, expected: int, database_url
     return {"messages": expected, "seconds": round(seconds, 3), "rate": round(expected / seconds, 1)}
 
 
-def _ingest_env(*, database_url: str, mqtt_url: str, client_id: str) -> dict[str, str]:
-    return {**os.environ, "TELECARE_DATABASE_URL": database_url, "TELECARE_MQTT_URL": mqtt_url,
-            "TELECARE_MQTT_CLIENT_ID": client_id, "TELECARE_DEV_MODE": "true", "TELECARE_LOG_LEVEL": "WARNING"}
-
-
 async def _messages_done(connection: asyncpg.Connection) -> int:
     """Messages the ingest has acknowledged-worthy: events stored plus messages that made none."""
     return int(await connection.fetchval("SELECT count(*) FROM events"))
@@ -127,13 +125,11 @@ async def _messages_done(connection: asyncpg.Connection) -> int:
 async def ingest_drain(*, database_url: str, mqtt_url: str, client_id: str, expected_events: int,
                        messages: int, log_path: Path) -> dict[str, float]:
     """Start `telecare ingest` on a queued backlog and time until every event is committed."""
-    telecare = shutil.which("telecare") or str(Path(sys.executable).parent / "telecare")
     connection = await asyncpg.connect(database_url)
     baseline = await _messages_done(connection)
     started = time.perf_counter()
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen([telecare, "ingest"], stdout=log_file, stderr=log_file,
-                                   env=_ingest_env(database_url=database_url, mqtt_url=mqtt_url, client_id=client_id))
+    process = start_ingest_process(database_url=database_url, mqtt_url=mqtt_url, log_path=log_path,
+                                   client_id=client_id)
     first = 0.0
     try:
         while True:
@@ -157,7 +153,6 @@ async def ingest_drain(*, database_url: str, mqtt_url: str, client_id: str, expe
 
 async def live_rate(*, database_url: str, broker: LocalBroker, messages: int, log_path: Path) -> dict[str, float]:
     """Ingest running while a publisher publishes: end-to-end committed rate."""
-    telecare = shutil.which("telecare") or str(Path(sys.executable).parent / "telecare")
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     planned = plan_messages(count=messages, start=start)
     expected = sum(1 for message in planned if message.expected is not None)
@@ -165,10 +160,8 @@ async def live_rate(*, database_url: str, broker: LocalBroker, messages: int, lo
     await connection.execute("TRUNCATE events")
     await connection.execute("UPDATE devices SET last_state = '{}'::jsonb")
     create_session(port=broker.port, client_id="bench-live", topics=TOPICS)
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen([telecare, "ingest"], stdout=log_file, stderr=log_file,
-                                   env=_ingest_env(database_url=database_url, mqtt_url=broker.url,
-                                                   client_id="bench-live"))
+    process = start_ingest_process(database_url=database_url, mqtt_url=broker.url, log_path=log_path,
+                                   client_id="bench-live")
     await asyncio.sleep(2)
     publisher = Publisher(port=broker.port)
     started = time.perf_counter()
