@@ -27,6 +27,10 @@ from telecare.settings import Settings
 log = logging.getLogger(__name__)
 
 _COMMIT_TIMEOUT_S = 30.0
+# A message naming a hub or device we do not know triggers a registry reload (at most this often)
+# before it is dead-lettered: the registration may simply be newer than our cache.
+_UNKNOWN_RELOAD_INTERVAL_S = 2.0
+_UNKNOWN_REASONS = frozenset({DeadLetterReason.UNKNOWN_HUB, DeadLetterReason.UNKNOWN_DEVICE})
 _BACKOFF_CAP_S = 10.0
 _CONNECTION_ERRORS = (
     OSError,
@@ -55,6 +59,7 @@ class IngestPipeline:
         self._committed_unacked: dict[int, bytes] = {}
         self._forget_mids: list[int] = []
         self.reload_requested = False
+        self._last_reload = 0.0
 
     async def connect(self, *, stop: asyncio.Event) -> bool:
         """(Re)connect to the database and reload the registry; False if asked to stop first."""
@@ -73,6 +78,7 @@ class IngestPipeline:
                 continue
             self._connection = connection
             self._processor = MessageProcessor(settings=self._settings, registry=registry)
+            self._last_reload = asyncio.get_running_loop().time()
             # Rows from the database are the truth after a crash; in-process knowledge is kept too.
             self._committed_unacked = {**unacked, **self._committed_unacked}
             self.reload_requested = False
@@ -90,6 +96,18 @@ class IngestPipeline:
         registry = await load_registry(connection=self._connection)
         self._processor = MessageProcessor(settings=self._settings, registry=registry)
         self.reload_requested = False
+        self._last_reload = asyncio.get_running_loop().time()
+
+    async def _process(self, *, messages: Sequence[InboundMessage]) -> BatchOutcome:
+        assert self._processor is not None
+        outcome = self._processor.process(messages=messages)
+        now = asyncio.get_running_loop().time()
+        if (any(letter.reason in _UNKNOWN_REASONS for letter in outcome.dead_letters)
+                and now - self._last_reload > _UNKNOWN_RELOAD_INTERVAL_S):
+            # Throw away this attempt's cache edits with the reload, then try once more.
+            await self._reload_registry()
+            outcome = self._processor.process(messages=messages)
+        return outcome
 
     async def run(self, *, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the batch in hand is committed before returning."""
@@ -133,9 +151,9 @@ class IngestPipeline:
             if self._connection is None and not await self.connect(stop=stop):
                 return
             assert self._connection is not None and self._processor is not None
-            outcome = self._processor.process(messages=fresh)
             started = asyncio.get_running_loop().time()
             try:
+                outcome = await self._process(messages=fresh)
                 written = await asyncio.wait_for(self._write(outcome=outcome, messages=fresh),
                                                  timeout=_COMMIT_TIMEOUT_S)
             except _CONNECTION_ERRORS as exc:

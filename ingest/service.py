@@ -20,7 +20,7 @@ REGISTRY_NOTIFY_CHANNEL = "telecare_registry"
 
 
 async def _listen_for_registry_changes(*, settings: Settings, pipeline: IngestPipeline,
-                                       stop: asyncio.Event) -> None:
+                                       stop: asyncio.Event, listening: asyncio.Event) -> None:
     """Reload the registry cache when `telecare site import` (or the API) changes hubs or devices."""
     attempt = 0
     while not stop.is_set():
@@ -41,6 +41,7 @@ async def _listen_for_registry_changes(*, settings: Settings, pipeline: IngestPi
             await connection.add_listener(REGISTRY_NOTIFY_CHANNEL, _request_reload)
             # Changes made while we were not listening are picked up by one reload now.
             pipeline.reload_requested = True
+            listening.set()
             while not stop.is_set() and not lost.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=5)
@@ -63,15 +64,19 @@ async def run_ingest(*, settings: Settings, stop: asyncio.Event,
     # The registry must be loaded before the first message is read.
     if not await pipeline.connect(stop=stop):
         return
-    client.start()
-    log.info("ingest consuming %s", ", ".join(topic for topic, _ in client.subscriptions()))
+    listening = asyncio.Event()
     try:
         async with asyncio.TaskGroup() as group:
-            group.create_task(pipeline.run(stop=stop), name="ingest-pipeline")
             group.create_task(
-                _listen_for_registry_changes(settings=settings, pipeline=pipeline, stop=stop),
+                _listen_for_registry_changes(settings=settings, pipeline=pipeline, stop=stop, listening=listening),
                 name="ingest-registry-listener",
             )
+            # Registrations made from now on reach the cache before messages that depend on them.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(listening.wait(), timeout=30)
+            client.start()
+            log.info("ingest consuming %s", ", ".join(topic for topic, _ in client.subscriptions()))
+            group.create_task(pipeline.run(stop=stop), name="ingest-pipeline")
     finally:
         client.stop()
         await pipeline.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import uuid
@@ -11,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from ingest.service import run_ingest
 from telecare.db.migrate import migrate
 from telecare.local_broker import LocalBroker
 from telecare.settings import Settings
@@ -79,12 +81,8 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture
-async def running_ingest(settings: Settings) -> AsyncIterator[Settings]:
+async def running_ingest(settings: Settings, broker: LocalBroker) -> AsyncIterator[Settings]:
     """An ingest worker consuming from the test broker into the test database, for one test."""
-    import asyncio
-
-    from ingest.service import run_ingest
-
     stop = asyncio.Event()
     subscribed = asyncio.Event()
     task = asyncio.create_task(run_ingest(settings=settings, stop=stop, subscribed=subscribed), name="test-ingest")
@@ -92,3 +90,6 @@ async def running_ingest(settings: Settings) -> AsyncIterator[Settings]:
     yield settings
     stop.set()
     await asyncio.wait_for(task, timeout=30)
+    from tests.support import drop_session  # noqa: PLC0415 - conftest is imported before tests/ is a package
+
+    drop_session(url_port=broker.port, client_id=settings.mqtt_client_id)

@@ -58,3 +58,13 @@ async def provision(*, db: asyncpg.Connection, org_id: str, resident_id: str, hu
                        "hubs": [{"id": hub_id, "protocol": protocol, "devices": list(devices)}]}],
     })
     await provision_site(connection=db, site=site)
+
+
+def drop_session(*, url_port: int, client_id: str) -> None:
+    """Delete a persistent MQTT session so the broker stops queueing for a finished test's worker."""
+    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=paho.MQTTv5)
+    client.connect("127.0.0.1", url_port, clean_start=True)
+    client.loop_start()
+    client.disconnect()
+    client.loop_stop()

@@ -76,7 +76,8 @@ async def test_bridge_devices_registers_names_with_slashes_and_availability(
 
 
 async def _count_at_least(db: asyncpg.Connection, hub: str, at_least: int) -> bool:
-    return int(await db.fetchval("SELECT count(*) FROM events WHERE hub_id = $1 AND kind <> 'battery'", hub)) >= at_least
+    count = await db.fetchval("SELECT count(*) FROM events WHERE hub_id = $1 AND kind <> 'battery'", hub)
+    return int(count) >= at_least
 
 
 async def test_smoke_test_is_not_a_fire_and_alarms_restore(db: asyncpg.Connection, broker: LocalBroker,

@@ -104,7 +104,7 @@ async def test_dead_letters_from_an_unregistered_device_are_redriven_after_regis
                                      topic)) == 2
 
     await wait_until(two_letters, what="two unknown_device dead letters")
-    listed = _cli(running_ingest, "dlq", "list", "--reason", "unknown_device")
+    listed = _cli(running_ingest, "dlq", "list", "--reason", "unknown_device", "--limit", "10000")
     assert isinstance(listed, list) and any(entry["topic"] == topic for entry in listed)
 
     await provision(db=db, org_id=f"org-{unique}", resident_id=f"res-{unique}", hub_id=hub, devices=[

@@ -55,6 +55,7 @@ _EXPOSE_DEVICE_TYPES: tuple[tuple[str, DeviceType], ...] = (
     ("action", DeviceType.BUTTON),
 )
 _AVAILABILITY_SUFFIX = "/availability"
+_STATE_TIME = "__last_seen"  # device time of the state last applied, kept in last_state
 
 
 def _decode_object(payload: bytes) -> dict[str, Any]:
@@ -148,6 +149,11 @@ class Z2MAdapter:
         event_time, from_arrival = self._event_time(message=message, state=state)
         clock_wrong = from_arrival and "last_seen" in state
         previous = device.last_state
+        stamped_before = previous.get(_STATE_TIME)
+        if not from_arrival and isinstance(stamped_before, float) and event_time.timestamp() < stamped_before:
+            # Older than the state already applied: a publisher's resend after a reconnect. Applying it
+            # would roll the state back and turn the next real change into a non-edge.
+            return []
         drafts = state_events(device_type=device.device_type, previous=previous, current=state, event_time=event_time)
         if clock_wrong:
             dropped = [draft for draft in drafts if draft.kind not in ALARM_KINDS]
@@ -159,6 +165,8 @@ class Z2MAdapter:
                 )
         merged = {**previous, **state}
         merged.pop("last_seen", None)
+        if not from_arrival:
+            merged[_STATE_TIME] = event_time.timestamp()
         device.last_state = merged
         _note_seen(device=device, hub=hub, state=state, seen_at=message.received_at)
         return [self._event(hub=hub, device_id=device.device_id, draft=draft, time=event_time,

@@ -1,0 +1,112 @@
+"""`telecare rules` (the worker), `telecare rules replay`, `telecare alerts` and `telecare kpi`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from rules.kpi import compute_kpis
+from rules.lifecycle import list_queue
+from rules.replay import replay_history
+from rules.worker import WorkerOptions, run_worker
+from telecare.cli import print_json
+from telecare.settings import Settings
+
+
+def _instant(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the `rules`, `alerts` and `kpi` subcommands."""
+    rules = subparsers.add_parser("rules", help="run the rules worker, or replay stored history")
+    rules.add_argument("--run", default="live", help=argparse.SUPPRESS)
+    rules.set_defaults(handler=_worker)
+    rules_sub = rules.add_subparsers(dest="rules_command")
+    replay = rules_sub.add_parser("replay", help="process stored events on event time into a replay run")
+    replay.add_argument("--from", dest="since", type=_instant, required=True)
+    replay.add_argument("--to", dest="until", type=_instant, required=True)
+    replay.add_argument("--resident", action="append", dest="residents")
+    replay.add_argument("--name", default=None, help="run name (default replay-<now>)")
+    replay.set_defaults(handler=_replay)
+
+    alerts = subparsers.add_parser("alerts", help="the live alert queue")
+    alerts.add_argument("--org", default=None)
+    alerts.add_argument("--limit", type=int, default=50)
+    alerts.set_defaults(handler=_alerts)
+
+    kpi = subparsers.add_parser("kpi", help="control-centre KPIs")
+    kpi.add_argument("--from", dest="since", type=_instant, default=datetime(1970, 1, 1, tzinfo=UTC))
+    kpi.add_argument("--to", dest="until", type=_instant, default=datetime(2100, 1, 1, tzinfo=UTC))
+    kpi.add_argument("--json", action="store_true", help="JSON output (the only format)")
+    kpi.set_defaults(handler=_kpi)
+
+
+async def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await run_worker(database_url=settings.database_url, options=WorkerOptions(run=args.run), stop=stop)
+    return 0
+
+
+async def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    run = args.name or f"replay-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        summary = await replay_history(connection=connection, run=run, since=args.since, until=args.until,
+                                       resident_ids=args.residents)
+        rows = await connection.fetch(
+            "SELECT a.alert_id, a.resident_id, a.condition, a.raised_at, a.repeat_count, r.timezone, r.night_start"
+            " FROM alerts a LEFT JOIN residents r USING (resident_id) WHERE a.run = $1 ORDER BY a.raised_at",
+            run,
+        )
+    finally:
+        await connection.close()
+    per_night: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        local = row["raised_at"].astimezone(_zone(row["timezone"]))
+        # A night is named by the evening it starts on: anything before noon belongs to the previous date.
+        night = (local.date() if local.hour >= 12 else local.date().fromordinal(local.date().toordinal() - 1))
+        per_night.setdefault(night.isoformat(), []).append(
+            {"alert_id": row["alert_id"], "resident_id": row["resident_id"], "condition": row["condition"],
+             "raised_at": local.isoformat(), "repeats": row["repeat_count"]}
+        )
+    counts = [len(v) for v in per_night.values()]
+    print_json({"run": run, "events": summary.events, "alerts": len(rows), "nights_with_alerts": len(per_night),
+                "max_alerts_in_a_night": max(counts, default=0), "per_night": per_night})
+    return 0
+
+
+def _zone(name: str | None) -> Any:
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    return ZoneInfo(name or "UTC")
+
+
+async def _alerts(args: argparse.Namespace, settings: Settings) -> int:
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        queue = await list_queue(connection=connection, org_id=args.org, limit=args.limit)
+    finally:
+        await connection.close()
+    print_json([view.__repr__() for view in queue])
+    return 0
+
+
+async def _kpi(args: argparse.Namespace, settings: Settings) -> int:
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        print_json(await compute_kpis(connection=connection, since=args.since, until=args.until))
+    finally:
+        await connection.close()
+    return 0

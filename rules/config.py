@@ -1,0 +1,136 @@
+"""Per-resident rule settings with defaults, and the night window arithmetic they need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from rules.conditions import Condition
+
+DEFAULT_OUT_OF_BED_MIN = 30
+DEFAULT_LEFT_FLAT_MIN = 30
+DEFAULT_INACTIVITY_MIN = 12 * 60
+DEFAULT_TEMPERATURE_LOW_C = 12.0
+DEFAULT_TEMPERATURE_HIGH_C = 32.0
+DEFAULT_DEVICE_SILENCE_MIN = 4 * 60
+DEFAULT_HUB_SILENCE_MIN = 2 * 60
+# Hysteresis so a reading that hovers at the limit does not open and clear the condition every minute.
+TEMPERATURE_HYSTERESIS_C = 1.0
+# After the front door moves, activity inside within this settle time is the person leaving, not returning.
+DOOR_SETTLE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentRules:
+    """Everything the rules need to know about one resident."""
+
+    resident_id: str
+    org_id: str
+    timezone: ZoneInfo
+    night_start: time
+    night_end: time
+    out_of_bed: timedelta
+    left_flat: timedelta
+    bed_by: time
+    up_by: time
+    inactivity: timedelta
+    temperature_low_c: float
+    temperature_high_c: float
+    device_silence: timedelta
+    hub_silence: timedelta
+    enabled: frozenset[Condition]
+    has_bed_sensor: bool
+    front_door_devices: frozenset[str]
+
+    def local(self, *, moment: datetime) -> datetime:
+        """`moment` in the resident's local time."""
+        return moment.astimezone(self.timezone)
+
+    def night_of(self, *, moment: datetime) -> date | None:
+        """The date the night containing `moment` started on, or None if `moment` is daytime."""
+        local = self.local(moment=moment)
+        clock = local.time()
+        if self.night_start <= self.night_end:
+            return local.date() if self.night_start <= clock < self.night_end else None
+        if clock >= self.night_start:
+            return local.date()
+        if clock < self.night_end:
+            return local.date() - timedelta(days=1)
+        return None
+
+    def at_local(self, *, day: date, clock: time) -> datetime:
+        """The instant of local `clock` on `day` (for a night, a time before night_start is the next day)."""
+        return datetime.combine(day, clock, tzinfo=self.timezone)
+
+    def night_bounds(self, *, night: date) -> tuple[datetime, datetime]:
+        """Start and end instants of the night that starts on `night`."""
+        start = self.at_local(day=night, clock=self.night_start)
+        end_day = night if self.night_end > self.night_start else night + timedelta(days=1)
+        return start, self.at_local(day=end_day, clock=self.night_end)
+
+    def night_clock(self, *, night: date, clock: time) -> datetime:
+        """The instant of `clock` during the night starting on `night` (after night_start)."""
+        day = night if clock >= self.night_start else night + timedelta(days=1)
+        return self.at_local(day=day, clock=clock)
+
+
+def _default_bed_by(night_start: time) -> time:
+    return time((night_start.hour + 3) % 24, night_start.minute)
+
+
+def _default_up_by(night_end: time) -> time:
+    return time((night_end.hour + 2) % 24, night_end.minute)
+
+
+_CONFIG_SQL = """
+SELECT r.resident_id, r.org_id, r.timezone, r.night_start, r.night_end,
+       c.out_of_bed_min, c.left_flat_min, c.bed_by, c.up_by, c.inactivity_min,
+       c.temperature_low_c, c.temperature_high_c, c.device_silence_min, c.hub_silence_min, c.enabled_rules,
+       COALESCE(array_agg(d.device_id) FILTER (WHERE d.device_type = 'door' AND d.location = 'front_door'
+                                               AND d.removed_at IS NULL), '{}') AS front_doors,
+       bool_or(d.device_type IN ('bed_sensor', 'mat') AND d.removed_at IS NULL) AS has_bed
+FROM residents r
+LEFT JOIN rule_config c USING (resident_id)
+LEFT JOIN hubs h ON h.resident_id = r.resident_id
+LEFT JOIN devices d ON d.hub_id = h.hub_id
+WHERE ($1::text[] IS NULL OR r.resident_id = ANY($1::text[]))
+GROUP BY r.resident_id, c.resident_id
+"""
+
+
+def _from_row(row: asyncpg.Record) -> ResidentRules:
+    enabled = frozenset(Condition(name) for name in row["enabled_rules"]) if row["enabled_rules"] else frozenset(
+        Condition
+    )
+    return ResidentRules(
+        resident_id=row["resident_id"],
+        org_id=row["org_id"],
+        timezone=ZoneInfo(row["timezone"]),
+        night_start=row["night_start"],
+        night_end=row["night_end"],
+        out_of_bed=timedelta(minutes=row["out_of_bed_min"] or DEFAULT_OUT_OF_BED_MIN),
+        left_flat=timedelta(minutes=row["left_flat_min"] or DEFAULT_LEFT_FLAT_MIN),
+        bed_by=row["bed_by"] or _default_bed_by(row["night_start"]),
+        up_by=row["up_by"] or _default_up_by(row["night_end"]),
+        inactivity=timedelta(minutes=row["inactivity_min"] or DEFAULT_INACTIVITY_MIN),
+        temperature_low_c=row["temperature_low_c"] if row["temperature_low_c"] is not None
+        else DEFAULT_TEMPERATURE_LOW_C,
+        temperature_high_c=row["temperature_high_c"] if row["temperature_high_c"] is not None
+        else DEFAULT_TEMPERATURE_HIGH_C,
+        device_silence=timedelta(minutes=row["device_silence_min"] or DEFAULT_DEVICE_SILENCE_MIN),
+        hub_silence=timedelta(minutes=row["hub_silence_min"] or DEFAULT_HUB_SILENCE_MIN),
+        enabled=enabled,
+        has_bed_sensor=bool(row["has_bed"]),
+        front_door_devices=frozenset(row["front_doors"]),
+    )
+
+
+async def load_resident_rules(
+    *, connection: asyncpg.Connection, resident_ids: list[str] | None
+) -> dict[str, ResidentRules]:
+    """Rule settings for the given residents (all residents when None), defaults filled in."""
+    rows = await connection.fetch(_CONFIG_SQL, resident_ids)
+    return {row["resident_id"]: _from_row(row) for row in rows}
