@@ -34,8 +34,11 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def rules_worker(running_ingest: Settings) -> AsyncIterator[None]:
-    """The live rules worker, following what the ingest stores."""
+async def rules_worker(running_ingest: Settings, db: asyncpg.Connection) -> AsyncIterator[None]:
+    """The live rules worker, following what the ingest stores from now on."""
+    # Earlier tests in the session may have left a live cursor far behind: start from the end of the stream.
+    await db.execute("UPDATE rule_cursors SET last_seq = (SELECT COALESCE(max(ingest_seq), 0) FROM events)"
+                     " WHERE run = 'live'")
     stop = asyncio.Event()
     task = asyncio.create_task(run_worker(database_url=running_ingest.database_url,
                                           options=WorkerOptions(run="live", poll_interval_s=0.5), stop=stop),
