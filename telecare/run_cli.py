@@ -72,7 +72,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             parts.create_task(run_ingest(settings=settings, stop=stop), name="ingest")
             parts.create_task(run_worker(database_url=settings.database_url, options=WorkerOptions(), stop=stop),
                               name="rules")
-            serve_api = None if args.no_api else _optional_part("api.server", "serve_api")
+            serve_api = None if args.no_api else _optional_part("api.main", "serve_api")
             if serve_api is not None:
                 parts.create_task(serve_api(settings=settings, stop=stop), name="api")
             if args.simulate_flats:
