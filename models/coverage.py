@@ -52,8 +52,8 @@ def covered_share(*, window: Interval, outages: list[Outage]) -> float:
                    if o.end > window.start and o.start < window.end)
     lost = 0.0
     cursor = window.start
-    for start, end in spans:
-        start = max(start, cursor)
+    for span_start, end in spans:
+        start = max(span_start, cursor)
         if end > start:
             lost += (end - start).total_seconds()
             cursor = end

@@ -7,6 +7,7 @@ rest is inferred from bedroom motion followed by a long quiet spell (no PIR sees
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -136,7 +137,7 @@ def sleep_period(*, intervals: list[Interval], window: Interval, rules: NightRul
 
 def gaps(intervals: list[Interval]) -> list[Interval]:
     """The spans between consecutive intervals."""
-    return [Interval(a.end, b.start) for a, b in zip(intervals, intervals[1:], strict=False)]
+    return [Interval(a.end, b.start) for a, b in itertools.pairwise(intervals)]
 
 
 def door_exits(*, events: list[NightEvent], window: Interval, span: Interval, rules: NightRules) -> list[Interval]:
