@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import asyncpg
 import pytest
+from playwright.async_api import async_playwright
 
 from models.config import EvidenceConfig
 from models.pack import build_pack
@@ -19,8 +20,6 @@ pytestmark = pytest.mark.browser
 
 async def test_html_and_pdf_show_the_charts(db: asyncpg.Connection, scheme: Scheme) -> None:  # noqa: F811
     """Every chart is drawn and visible on screen; the PDF is a real multi-page document."""
-    from playwright.async_api import async_playwright
-
     resident_id = next(iter(scheme.truths))
     pack = (await build_pack(connection=db, resident_id=resident_id, first=scheme.first,
                              last=scheme.last - timedelta(days=0), config=EvidenceConfig())).as_json()
