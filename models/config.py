@@ -19,6 +19,8 @@ class NightRules:
     min_bed_stay_s: float = 300.0
     # A night broken inside the window continues if the resident is back in bed within this long.
     rejoin_hours: float = 6.0
+    # After the window only a time up shorter than this (then back to sleep) is still part of the night.
+    short_exit_min: float = 60.0
     # PIR method: quiet this long after bedroom motion means the resident has settled in bed.
     pir_settle_s: float = 900.0
     # Below this share of the night window with working sensors the night is 'unknown'.

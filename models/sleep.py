@@ -128,7 +128,11 @@ def sleep_period(*, intervals: list[Interval], window: Interval, rules: NightRul
         return []
     last = touching[-1]
     for later in settled[settled.index(last) + 1:]:
-        if last.end >= window.end or (later.start - last.end).total_seconds() > rules.rejoin_hours * 3600:
+        away = (later.start - last.end).total_seconds()
+        # Up inside the window: back to bed within hours still counts. Up after the window: only a
+        # short time up (a bathroom visit before dozing off again) is part of the night.
+        limit = rules.rejoin_hours * 3600 if last.end < window.end else rules.short_exit_min * 60
+        if away > limit:
             break
         last = later
     onset, wake = touching[0].start, last.end
