@@ -38,9 +38,12 @@ async def fire_timer(*, engine: RulesEngine, batch: Batch, timer: Timer, detecte
     elif timer.rule == "left_flat":
         condition = Condition.LEFT_FLAT
     elif timer.rule == "inactivity":
-        if await _is_out(connection=connection, resident_id=resident.resident_id, doors=resident.front_door_devices,
-                         until=timer.due_at, since=timer.due_at - resident.inactivity - timedelta(days=1)):
+        last = await _last_sign(connection=connection, resident_id=resident.resident_id, until=timer.due_at,
+                                since=timer.due_at - resident.inactivity - timedelta(days=1))
+        if last is not None and last["device_id"] in resident.front_door_devices:
             return  # last seen going out of the front door: out, not inactive
+        if last is not None and last["kind"] == EventKind.BED_OCCUPIED.value:
+            return  # asleep in bed: a long lie-in is the "not up by" rule's to judge, not inactivity
         condition = Condition.INACTIVITY
     elif timer.rule == "not_in_bed":
         night_start, _ = resident.night_bounds(night=datetime.fromisoformat(timer.subject).date())
@@ -67,12 +70,20 @@ async def fire_timer(*, engine: RulesEngine, batch: Batch, timer: Timer, detecte
     )
 
 
+async def _last_sign(
+    *, connection: asyncpg.Connection, resident_id: str, until: datetime, since: datetime
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await connection.fetchrow(
+        q.LAST_ACTIVITY, resident_id, until, since, [*_LIFE_SIGNS, "bed_occupied"])
+    return row
+
+
 async def _is_out(
     *, connection: asyncpg.Connection, resident_id: str, doors: frozenset[str], until: datetime, since: datetime
 ) -> bool:
     if not doors:
         return False
-    last = await connection.fetchrow(q.LAST_ACTIVITY, resident_id, until, since, [*_LIFE_SIGNS, "bed_occupied"])
+    last = await _last_sign(connection=connection, resident_id=resident_id, until=until, since=since)
     return last is not None and last["device_id"] in doors
 
 
