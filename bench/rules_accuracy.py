@@ -59,13 +59,21 @@ def care_plan_up_by(truth: ResidentTruth) -> time:
     return time(minutes // 60, minutes % 60)
 
 
+def care_plan_bed_by(truth: ResidentTruth) -> time:
+    """"Not in bed by": the usual bedtime plus three of its spreads and an hour, by 04:00 at the latest."""
+    profile = truth.header.get("profile", {})
+    usual = float(profile.get("bedtime_mean_min", 23 * 60)) + 3 * float(profile.get("bedtime_sd_min", 30)) + 60
+    minutes = int(min(usual, 28 * 60)) % 1440
+    return time(minutes // 60, minutes % 60)
+
+
 async def configure_rules(*, connection: asyncpg.Connection, truth: dict[str, ResidentTruth]) -> dict[str, time]:
-    """Per-resident rule settings a care team would enter (see `care_plan_up_by`)."""
+    """Per-resident rule settings a care team would enter (see `care_plan_up_by`, `care_plan_bed_by`)."""
     up_by = {resident_id: care_plan_up_by(resident) for resident_id, resident in truth.items()}
     await connection.executemany(
-        "INSERT INTO rule_config (resident_id, up_by) VALUES ($1, $2)"
-        " ON CONFLICT (resident_id) DO UPDATE SET up_by = EXCLUDED.up_by",
-        list(up_by.items()),
+        "INSERT INTO rule_config (resident_id, up_by, bed_by) VALUES ($1, $2, $3)"
+        " ON CONFLICT (resident_id) DO UPDATE SET up_by = EXCLUDED.up_by, bed_by = EXCLUDED.bed_by",
+        [(rid, up_by[rid], care_plan_bed_by(resident)) for rid, resident in truth.items()],
     )
     return up_by
 
@@ -126,7 +134,8 @@ async def run_accuracy(
     truth = load_truth_dir(directory=truth_dir)
     up_by = await configure_rules(connection=connection, truth=truth)
     since = datetime.fromtimestamp(config.start_epoch, UTC)
-    until = since + timedelta(days=config.days + 1)
+    # The simulation ends at the last rise; replaying on past it would read the end of data as a silent flat.
+    until = await connection.fetchval("SELECT max(time) FROM events") + timedelta(seconds=1)
     started = monotonic_time.monotonic()
     summary = await replay_history(connection=connection, run=run, since=since, until=until,
                                    resident_ids=sorted(truth))

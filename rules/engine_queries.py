@@ -101,3 +101,8 @@ SELECT device_id, kind, time FROM events
 WHERE resident_id = $1 AND time <= $2 AND time > $3 AND kind = ANY($4::text[])
 ORDER BY time DESC LIMIT 1
 """
+LAST_KIND = """
+SELECT kind FROM events
+WHERE resident_id = $1 AND time <= $2 AND time > $3 AND kind = ANY($4::text[])
+ORDER BY time DESC LIMIT 1
+"""
