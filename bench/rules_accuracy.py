@@ -153,14 +153,14 @@ async def run_accuracy(
 
 
 def scenario(*, residents: int, days: int, seed: int, incidents_per_month: float, faults_per_month: float,
-             prefix: str, start: date | None = None,
+             prefix: str, start: date | None = None, deterioration_share: float = 0.3,
              forced: tuple[tuple[int, int, str], ...] = ()) -> ScenarioConfig:
     """The simulated scheme, as fast as possible, with device times on every message."""
     return ScenarioConfig(
         seed=seed, residents=residents, days=days, prefix=prefix, org_id=f"{prefix}-org",
         start=start or (datetime.now(UTC).date() - timedelta(days=days + 2)),
         z2m=Z2mOptions(last_seen="iso"), incidents_per_month=incidents_per_month,
-        faults_per_month=faults_per_month, forced=forced,
+        faults_per_month=faults_per_month, forced=forced, deterioration_share=deterioration_share,
     )
 
 

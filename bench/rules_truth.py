@@ -197,6 +197,14 @@ def evaluate(
         if (alert.resident_id, _night_of(alert.raised_at, tz)) not in incident_nights:
             benign_false.append(alert)
     benign_nights = resident_nights - len({n for n in incident_nights if n[0] in truth})
+
+    def deteriorating(alert: RaisedAlert) -> bool:
+        resident = truth.get(alert.resident_id)
+        if resident is None:
+            return False
+        day = _night_of(alert.raised_at, ZoneInfo(str(resident.header["timezone"])))
+        return any(e.start.date() <= day <= (e.end or e.start).date() for e in resident.episodes)
+
     observable = sum(v for k, counts in outcome.items() for verdict, v in counts.items()
                      if verdict in {"hit", "missed", "doubled"})
     hits = sum(counts["hit"] for counts in outcome.values())
@@ -215,6 +223,9 @@ def evaluate(
         "false_alerts_on_benign_nights": len(benign_false),
         "false_alerts_per_100_benign_resident_nights": round(100 * len(benign_false) / max(1, benign_nights), 3),
         "false_alerts_per_100_resident_nights": round(100 * len(false_alerts) / max(1, resident_nights), 3),
+        # Late nights and lie-ins inside a simulated deterioration episode are real changes that no
+        # incident record names; they are split out, not hidden.
+        "false_alerts_during_deterioration_episodes": sum(1 for a in false_alerts if deteriorating(a)),
         # Detection against the timer's own due time (event time).
         "timer_lateness_s": {
             "count": len(lateness_s),

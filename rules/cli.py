@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,7 +100,7 @@ async def _alerts(args: argparse.Namespace, settings: Settings) -> int:
         queue = await list_queue(connection=connection, org_id=args.org, limit=args.limit)
     finally:
         await connection.close()
-    print_json([view.__repr__() for view in queue])
+    print_json([asdict(view) for view in queue])
     return 0
 
 
