@@ -140,6 +140,18 @@ async def _activity(
             for subject in engine._is_open(batch=batch, subject_key=rid, condition=Condition.NOT_IN_BED):
                 await engine._clear(batch=batch, report=engine._report(
                     event=event, condition=Condition.NOT_IN_BED, subject=subject))
+    elif not resident.has_bed_sensor and night is not None and kind == EventKind.MOTION \
+            and event.location == "bedroom":
+        # No bed sensor: the bedroom PIR stands in for the bed. Movement there is "back in bed".
+        timers.cancel(resident_id=rid, rule="out_of_bed", at=moment)
+        for subject in engine._is_open(batch=batch, subject_key=rid, condition=Condition.OUT_OF_BED):
+            await engine._clear(batch=batch, report=engine._report(
+                event=event, condition=Condition.OUT_OF_BED, subject=subject))
+    elif out_of_bed is None and not resident.has_bed_sensor and night is not None and not at_front_door \
+            and kind == EventKind.MOTION:
+        # ...and movement elsewhere at night means the bedroom (and the bed) was left.
+        timers.push_back(resident_id=rid, rule="out_of_bed", subject="", due_at=moment + resident.out_of_bed,
+                         armed_at=moment)
     elif out_of_bed is not None:
         if (at_front_door and kind == EventKind.DOOR_OPEN) or night is None:
             # Going out is the left-the-flat rule's; activity after the night ends is someone up for the day.

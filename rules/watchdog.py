@@ -37,7 +37,8 @@ async def check_silence(*, engine: RulesEngine, connection: asyncpg.Connection, 
         resident = engine.residents.get(hub_devices[0]["resident_id"] or "")
         hub_silence = resident.hub_silence if resident else timedelta(minutes=DEFAULT_HUB_SILENCE_MIN)
         configured_silence = resident.device_silence if resident else None
-        hub_heard = max(d["last_heard"] for d in hub_devices)
+        hub_heard = max([d["last_heard"] for d in hub_devices]
+                        + [d["hub_seen"] for d in hub_devices if d["hub_seen"] is not None])
         subject_key = hub_devices[0]["resident_id"] or f"hub:{hub_id}"
         hub_subject = f"hub:{hub_id}"
 
