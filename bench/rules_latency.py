@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -61,7 +62,9 @@ def _site(*, alarm_flats: int) -> dict[str, Any]:
     return {"organisation": {"id": "lat-org", "name": "Latency bench"}, "residents": residents}
 
 
-def _event(*, hub_index: int, event_id: str, device: str, device_type: str, location: str, kind: str) -> tuple[str, bytes]:
+def _event(
+    *, hub_index: int, event_id: str, device: str, device_type: str, location: str, kind: str
+) -> tuple[str, bytes]:
     payload = orjson.dumps({"schema": "telecare.event/1", "event_id": event_id,
                             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                             "device": {"id": device, "type": device_type, "location": location}, "kind": kind})
@@ -76,7 +79,9 @@ def _publisher(*, port: int, rate: float, seconds: float, alarm_interval: float,
     client.max_queued_messages_set(0)
     client.max_inflight_messages_set(2000)
     client.connect("127.0.0.1", port)
-    client.socket().setsockopt(6, 1, 1)  # TCP_NODELAY: no Nagle stalls on the alarm messages
+    sock = client.socket()
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle stalls on the alarm messages
     client.loop_start()
     start = time.monotonic()
     count = alarm = 0
@@ -112,7 +117,7 @@ def _percentiles(values: list[float]) -> dict[str, float | int | None]:
     if not values:
         return {"count": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
     ordered = sorted(values)
-    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return {"count": len(ordered), "p50_ms": round(statistics.median(ordered) * 1000, 1),
             "p99_ms": round(p99 * 1000, 1), "max_ms": round(ordered[-1] * 1000, 1)}
 
@@ -160,8 +165,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                 "alarm_interval": args.alarm_interval, "sent": sent, "done": done}, daemon=True)
             started = time.monotonic()
             thread.start()
-            while not done.is_set():
-                await asyncio.sleep(0.1)
+            await asyncio.to_thread(done.wait, args.seconds + 60)
             elapsed = time.monotonic() - started
             await asyncio.sleep(args.drain)
             rows = await connection.fetch(
@@ -181,7 +185,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         admin = await asyncpg.connect(ADMIN_URL)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-    by_flat = {int(row["resident_id"].rsplit("r", 1)[1]): row for row in rows}
+    by_flat = {int(str(row["resident_id"]).rsplit("r", 1)[1]): row for row in rows}
     to_row: dict[str, list[float]] = {"all": []}
     to_notify: dict[str, list[float]] = {"all": []}
     missing = 0

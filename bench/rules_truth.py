@@ -143,7 +143,7 @@ def evaluate(
         by_resident[alert.resident_id].append(alert)
     confusion: dict[str, Counter[str]] = defaultdict(Counter)
     outcome: dict[str, Counter[str]] = defaultdict(Counter)
-    explained: set[tuple[int, str]] = set()
+    explained: set[int] = set()
     problems: list[dict[str, Any]] = []
     lateness_s: list[float] = []
     truth_lateness_s: list[float] = []
@@ -193,7 +193,8 @@ def evaluate(
     false_alerts = [a for a in alerts if a.episode not in explained and a.related_to is None]
     benign_false = []
     for alert in false_alerts:
-        tz = ZoneInfo(str(truth[alert.resident_id].header["timezone"])) if alert.resident_id in truth else ZoneInfo("UTC")
+        known = truth.get(alert.resident_id)
+        tz = ZoneInfo(str(known.header["timezone"])) if known else ZoneInfo("UTC")
         if (alert.resident_id, _night_of(alert.raised_at, tz)) not in incident_nights:
             benign_false.append(alert)
     benign_nights = resident_nights - len({n for n in incident_nights if n[0] in truth})

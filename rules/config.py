@@ -108,7 +108,8 @@ def _default_up_by(night_end: time) -> time:
 _CONFIG_SQL = """
 SELECT r.resident_id, r.org_id, r.timezone, r.night_start, r.night_end,
        c.out_of_bed_min, c.out_of_bed_max_min, c.left_flat_min, c.bed_by, c.up_by, c.inactivity_min,
-       c.temperature_low_c, c.temperature_high_c, c.device_silence_min, c.hub_silence_min, c.battery_low_percent, c.enabled_rules,
+       c.temperature_low_c, c.temperature_high_c, c.device_silence_min, c.hub_silence_min,
+       c.battery_low_percent, c.enabled_rules,
        COALESCE(array_agg(d.device_id) FILTER (WHERE d.device_type = 'door' AND d.location = 'front_door'
                                                AND d.removed_at IS NULL), '{}') AS front_doors,
        bool_or(d.device_type IN ('bed_sensor', 'mat') AND d.removed_at IS NULL) AS has_bed

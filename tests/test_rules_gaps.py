@@ -84,7 +84,7 @@ async def test_unclaimed_alert_escalates_and_is_pushed(database_url: str, db: as
         assert {"alert_id": pendant["alert_id"], "change": "raised"} in pushed
         # The operator's queue, as JSON from the CLI: the escalated pendant alert is in it.
         telecare = shutil.which("telecare") or str(Path(sys.executable).parent / "telecare")
-        done = subprocess.run([telecare, "alerts", "--limit", "1000"], capture_output=True, text=True, timeout=60,
+        done = subprocess.run(  # noqa: ASYNC221 - the CLI is the thing under test[telecare, "alerts", "--limit", "1000"], capture_output=True, text=True, timeout=60,
                               env={**os.environ, "TELECARE_DATABASE_URL": database_url, "TELECARE_DEV_MODE": "true"},
                               check=True)
         queue = {item["alert_id"]: item for item in json.loads(done.stdout)}
@@ -104,10 +104,12 @@ async def test_kpis_from_the_lifecycle(db: asyncpg.Connection, unique: str) -> N
         await store_event(db=db, unique=unique, device=device, kind=kind, at=NIGHT)
     await step(db=db, engine=engine, follower=follower, now=NIGHT + timedelta(seconds=1))
     pendant, smoke, flood = await alerts_for(db=db, resident=resident, run=run)
-    plans = ((pendant, 30, Outcome.FALSE_ALARM), (smoke, 120, Outcome.RESPONDER_ATTENDED), (flood, 300, Outcome.REASSURED))
+    plans = ((pendant, 30, Outcome.FALSE_ALARM), (smoke, 120, Outcome.RESPONDER_ATTENDED),
+             (flood, 300, Outcome.REASSURED))
     for alert, ack_after, outcome in plans:
         queued = alert["queued_at"]
-        await acknowledge(connection=db, alert_id=alert["alert_id"], user_id="op", at=queued + timedelta(seconds=ack_after))
+        await acknowledge(connection=db, alert_id=alert["alert_id"], user_id="op",
+                          at=queued + timedelta(seconds=ack_after))
         if outcome == Outcome.RESPONDER_ATTENDED:
             await record_action(connection=db, alert_id=alert["alert_id"], user_id="op",
                                 action=ActionCode.RESPONDER_ATTENDED, at=queued + timedelta(minutes=50))

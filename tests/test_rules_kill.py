@@ -55,7 +55,8 @@ async def test_sigkilled_worker_loses_and_doubles_no_due_alarm(
         await db.execute("INSERT INTO rule_config (resident_id, out_of_bed_min, out_of_bed_max_min, left_flat_min)"
                          " VALUES ($1, 1, 1, 1)", resident)
     run = f"sigkill-{first}"
-    await db.execute("INSERT INTO rule_cursors (run, last_seq) VALUES ($1, (SELECT COALESCE(max(ingest_seq), 0) FROM events))", run)
+    await db.execute("INSERT INTO rule_cursors (run, last_seq)"
+                     " VALUES ($1, (SELECT COALESCE(max(ingest_seq), 0) FROM events))", run)
     left_bed = now - timedelta(minutes=1) + DUE_IN
     await store_event(db=db, unique=first, device="bed", kind="bed_occupied", at=left_bed - timedelta(minutes=30))
     await store_event(db=db, unique=first, device="bed", kind="bed_vacated", at=left_bed)
