@@ -154,9 +154,11 @@ def create_session(*, port: int, client_id: str, topics: list[str]) -> None:
     client.loop_stop()
 
 
-def _ingest_process(*, database_url: str, mqtt_url: str, log_path: Path) -> subprocess.Popen[bytes]:
+def start_ingest_process(*, database_url: str, mqtt_url: str, log_path: Path,
+                         client_id: str = "fault-ingest") -> subprocess.Popen[bytes]:
+    """`telecare ingest` as a separate process, logging to `log_path`."""
     env = {**os.environ, "TELECARE_DATABASE_URL": database_url, "TELECARE_MQTT_URL": mqtt_url,
-           "TELECARE_MQTT_CLIENT_ID": "fault-ingest", "TELECARE_DEV_MODE": "true", "TELECARE_LOG_LEVEL": "WARNING"}
+           "TELECARE_MQTT_CLIENT_ID": client_id, "TELECARE_DEV_MODE": "true", "TELECARE_LOG_LEVEL": "WARNING"}
     telecare = shutil.which("telecare") or str(Path(sys.executable).parent / "telecare")
     with log_path.open("ab") as log_file:
         return subprocess.Popen([telecare, "ingest"], env=env, stdout=log_file, stderr=log_file)
@@ -211,7 +213,7 @@ async def run_fault_scenario(*, fault: str, events: int, work_dir: Path | None =
 
         log_path = base / "ingest.log"
         create_session(port=broker.port, client_id="fault-ingest", topics=["z2m/#", "telecare/v1/#"])
-        ingest = _ingest_process(database_url=database_url, mqtt_url=broker.url, log_path=log_path)
+        ingest = start_ingest_process(database_url=database_url, mqtt_url=broker.url, log_path=log_path)
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
         planned = plan_messages(count=events, start=start)
         # A first message proves the ingest's persistent session exists before the real stream.
@@ -235,7 +237,7 @@ async def run_fault_scenario(*, fault: str, events: int, work_dir: Path | None =
             ingest.send_signal(signal.SIGKILL)
             ingest.wait(timeout=10)
             await asyncio.sleep(1)
-            ingest = _ingest_process(database_url=database_url, mqtt_url=broker.url, log_path=log_path)
+            ingest = start_ingest_process(database_url=database_url, mqtt_url=broker.url, log_path=log_path)
         elif fault == "restart-postgres":
             postgres.stop(mode="fast")
             await asyncio.sleep(2)

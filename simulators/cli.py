@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     load.add_argument("--homes", type=int, default=100)
     load.add_argument("--rate", type=float, default=1000.0, help="messages per second")
     load.add_argument("--seconds", type=float, default=10.0)
-    load.add_argument("--max-outstanding", type=int, default=10_000)
+    load.add_argument("--max-outstanding", type=int, default=100)
     load.add_argument("--seed", type=int, default=1)
     load.add_argument("--prefix", default="load")
     load.add_argument("--out", type=Path, default=Path("sim-out/load"))
@@ -82,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     replay.add_argument("--provision", action="store_true")
     replay.add_argument("--protocol", choices=("z2m", "canonical"), default="z2m")
     replay.add_argument("--last-seen", choices=("iso", "epoch", "none"), default=None)
-    replay.add_argument("--max-outstanding", type=int, default=10_000)
+    replay.add_argument("--max-outstanding", type=int, default=100)
     _time_flags(replay)
     replay.set_defaults(handler=_replay)
 
@@ -112,7 +112,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--provision", action="store_true", help="provision the site file in the database first"
     )
-    parser.add_argument("--max-outstanding", type=int, default=10_000)
+    parser.add_argument("--max-outstanding", type=int, default=100)
 
 
 async def _provision(settings: Settings, document: dict[str, Any]) -> dict[str, int]:
@@ -156,7 +156,7 @@ async def publish(
     origin: float,
     until: float | None,
     client_id: str,
-    max_outstanding: int = 10_000,
+    max_outstanding: int = 100,
 ) -> PublishStats:
     """Publish a stream from a worker thread (paho is blocking); cancelling stops it cleanly."""
     stop = threading.Event()

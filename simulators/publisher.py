@@ -63,7 +63,7 @@ class Publisher:
         *,
         settings: Settings,
         client_id: str,
-        max_outstanding: int = 10_000,
+        max_outstanding: int = 100,
         connect_timeout_s: float = 10.0,
     ) -> None:
         if not 1 <= max_outstanding <= MAX_OUTSTANDING_LIMIT:
@@ -80,7 +80,9 @@ class Publisher:
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
         )
-        self.client.max_inflight_messages_set(min(max_outstanding, 1000))
+        # Everything outstanding is in flight: paho rescans its queue of not-yet-sent messages on every
+        # PUBACK, so letting it queue thousands beyond the in-flight window made publishing 5x slower.
+        self.client.max_inflight_messages_set(max_outstanding)
         self.client.max_queued_messages_set(0)
         if settings.mqtt_username:
             self.client.username_pw_set(settings.mqtt_username, settings.mqtt_password)

@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 CommandHandler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 # Packages that add subcommands: each has a `cli` module with `register(subparsers)`.
-_COMMAND_MODULES = ("telecare.admin_cli", "ingest.cli", "simulators.cli", "rules.cli", "api.cli", "models.cli")
+_COMMAND_MODULES = (
+    "telecare.admin_cli", "telecare.run_cli", "ingest.cli", "simulators.cli", "rules.cli", "api.cli", "models.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,87 @@
+"""`telecare api` (serve the API and console) and `telecare token create` (issue a bearer token)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from api.auth import Role, UnknownReferenceError, issue_token
+from api.main import serve_api
+from telecare.settings import Settings
+
+_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+
+def _user_name(value: str) -> str:
+    if not _USER.match(value):
+        raise argparse.ArgumentTypeError("user names are letters, digits and . _ @ - (up to 64)")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the `api` and `token` subcommands."""
+    api = subparsers.add_parser("api", help="serve the control-centre API and web console")
+    api.add_argument("--host", default=None, help="override TELECARE_API_HOST")
+    api.add_argument("--port", type=int, default=None, help="override TELECARE_API_PORT")
+    api.set_defaults(handler=_serve)
+
+    token = subparsers.add_parser("token", help="API bearer tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="issue a token (printed once; only its hash is stored)")
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--org", action="append", default=[], dest="orgs",
+                        help="organisation served (operator: repeat for each; provider: their own)")
+    create.add_argument("--user", type=_user_name, default=None, help="user name (default: <role>-<org>)")
+    create.add_argument("--name", default=None, help="display name")
+    create.add_argument("--residents", nargs="*", default=[], help="reviewer: the residents assigned")
+    create.add_argument("--expires-days", type=int, default=90)
+    create.set_defaults(handler=_create_token)
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    overrides = {k: v for k, v in (("api_host", args.host), ("api_port", args.port)) if v is not None}
+    effective = settings.model_copy(update=overrides) if overrides else settings
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await serve_api(settings=effective, stop=stop)
+    return 0
+
+
+async def _create_token(args: argparse.Namespace, settings: Settings) -> int:
+    role = Role(args.role)
+    if role in (Role.OPERATOR, Role.PROVIDER, Role.REVIEWER) and not args.orgs:
+        sys.stderr.write("telecare token create: --org is required for this role\n")
+        return 2
+    if role is Role.PROVIDER and len(args.orgs) != 1:
+        sys.stderr.write("telecare token create: provider staff belong to exactly one --org\n")
+        return 2
+    if role is Role.REVIEWER and not args.residents:
+        sys.stderr.write("telecare token create: reviewers need --residents\n")
+        return 2
+    user = args.user or f"{role.value}-{args.orgs[0] if args.orgs else 'all'}"
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        token = await issue_token(
+            connection=connection, user_id=user, role=role,
+            org_ids=list(args.orgs), resident_ids=list(args.residents),
+            display_name=args.name, label="cli",
+            expires_at=datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days > 0 else None,
+        )
+    except UnknownReferenceError as exc:
+        sys.stderr.write(f"telecare token create: {exc}\n")
+        return 2
+    finally:
+        await connection.close()
+    sys.stdout.write(token + "\n")
+    return 0

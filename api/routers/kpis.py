@@ -1,0 +1,48 @@
+"""Control-centre KPIs for the organisations the user may see."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.auth import Role
+from api.deps import Connection, CurrentPrincipal, not_found, require_role
+from api.queries import kpis as q
+from api.schemas import ID_PATTERN, FalseAlarmRate, Kpis
+
+router = APIRouter(prefix="/api/kpis", tags=["kpis"])
+
+READERS = {Role.OPERATOR, Role.PROVIDER, Role.ADMIN}
+
+
+@router.get("", operation_id="getKpis", response_model=Kpis)
+async def get_kpis(
+    *, principal: CurrentPrincipal, connection: Connection,
+    since: Annotated[datetime | None, Query(description="default: 24 hours before `until`")] = None,
+    until: Annotated[datetime | None, Query(description="default: now")] = None,
+    org_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+) -> Kpis:
+    """Acknowledged within 60/180 s, time to close, attendance, outcomes and false-alarm rate per device type."""
+    require_role(principal=principal, allowed=READERS)
+    scope = principal.org_scope
+    if org_id is not None and scope is not None and org_id not in scope:
+        raise not_found("organisation")
+    end = until or datetime.now(UTC)
+    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    start = since or end - timedelta(hours=24)
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    summary = await connection.fetchrow(q.SUMMARY, scope, start, end, org_id)
+    outcomes = await connection.fetch(q.OUTCOMES, scope, start, end, org_id)
+    false_alarms = await connection.fetch(q.FALSE_ALARMS_BY_DEVICE_TYPE, scope, start, end, org_id)
+    values = {k: (float(v) if isinstance(v, (int, float)) and k not in {"alerts", "acknowledged", "closed", "open",
+                                                                       "attendances"} else v)
+              for k, v in dict(summary or {}).items()}
+    return Kpis(
+        since=start, until=end, **values,
+        outcomes={row["outcome"]: row["closed"] for row in outcomes},
+        false_alarm_rate_by_device_type={
+            row["key"]: FalseAlarmRate(closed=row["closed"], false_alarms=row["false_alarms"],
+                                       rate=row["false_alarms"] / row["closed"]) for row in false_alarms},
+    )

@@ -1,0 +1,23 @@
+"""What create_app builds once per application and routes reach through dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from api.auth import FailedLoginLimiter
+from api.live import AlertFeed
+from api.metrics import ApiMetrics
+from telecare.settings import Settings
+
+
+@dataclass(slots=True)
+class ApiState:
+    """Per-application state: settings, the pool, the live feed, metrics and the sign-in limiter."""
+
+    settings: Settings
+    metrics: ApiMetrics
+    login_limiter: FailedLoginLimiter
+    pool: asyncpg.Pool = field(init=False)
+    feed: AlertFeed = field(init=False)

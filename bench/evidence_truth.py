@@ -1,0 +1,125 @@
+"""Comparing stored nightly summaries with ground truth (simulator or labelled recording)."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from models.nightly import NightSummary
+
+# Incidents that a night worker would have had to deal with: each should raise a night alert.
+ALARM_INCIDENTS = frozenset(
+    {"pendant_press", "fall", "smoke", "flood", "left_flat_at_night", "out_of_bed_too_long"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TruthNight:
+    """What really happened in one night (the fields compared)."""
+
+    resident_id: str
+    night_of: str
+    sleep_onset: datetime
+    wake: datetime
+    bed_exits: int
+    minutes_out_of_bed: float
+    bathroom_visits: int
+    door_exits: int
+    alarm: bool | None
+
+
+def _quantiles(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+
+    def at(share: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 2)
+
+    return {"n": len(ordered), "p50": at(0.5), "p90": at(0.9), "p95": at(0.95), "max": round(ordered[-1], 2),
+            "mean": round(statistics.fmean(ordered), 2)}
+
+
+def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSummary],
+            tolerance_min: float = 15.0) -> dict[str, Any]:
+    """Accuracy figures and error distributions for every truth night with a summary."""
+    unknown = missing = 0
+    onset_err: list[float] = []
+    wake_err: list[float] = []
+    exit_diff: Counter[int] = Counter()
+    bath_diff: Counter[int] = Counter()
+    door_diff: Counter[int] = Counter()
+    out_err: list[float] = []
+    alarm_nights = alarm_exact = alarm_true = alarm_found = 0
+    methods: Counter[str] = Counter()
+    for night in truth:
+        summary = summaries.get((night.resident_id, night.night_of))
+        if summary is None:
+            missing += 1
+            continue
+        if summary.status != "ok":
+            unknown += 1
+            continue
+        methods[summary.method] += 1
+        onset_err.append(abs((summary.sleep_onset - night.sleep_onset).total_seconds()) / 60
+                         if summary.sleep_onset else float("inf"))
+        wake_err.append(abs((summary.wake - night.wake).total_seconds()) / 60 if summary.wake else float("inf"))
+        exit_diff[(summary.bed_exits or 0) - night.bed_exits] += 1
+        bath_diff[(summary.bathroom_visits or 0) - night.bathroom_visits] += 1
+        door_diff[(summary.door_exits or 0) - night.door_exits] += 1
+        out_err.append(abs((summary.minutes_out_of_bed or 0) - night.minutes_out_of_bed))
+        if night.alarm is not None:
+            alarm_nights += 1
+            found = summary.alerts_total > 0
+            alarm_exact += found == night.alarm
+            alarm_true += night.alarm
+            alarm_found += found
+    judged = len(onset_err)
+
+    def share(count: int, of: int) -> float | None:
+        return round(100 * count / of, 2) if of else None
+
+    finite = [v for v in onset_err if v != float("inf")]
+    return {
+        "truth_nights": len(truth), "judged_nights": judged, "unknown_nights": unknown,
+        "nights_without_summary": missing, "methods": dict(methods),
+        "bed_exits_exact_pct": share(exit_diff[0], judged),
+        "sleep_onset_within_pct": share(sum(v <= tolerance_min for v in onset_err), judged),
+        "wake_within_pct": share(sum(v <= tolerance_min for v in wake_err), judged),
+        "tolerance_min": tolerance_min,
+        "bathroom_visits_exact_pct": share(bath_diff[0], judged),
+        "door_exits_exact_pct": share(door_diff[0], judged),
+        "alert_nights": {
+            "judged": alarm_nights, "exact_pct": share(alarm_exact, alarm_nights),
+            "truth_pct_nights_with_alarm": share(alarm_true, alarm_nights),
+            "measured_pct_nights_with_alert": share(alarm_found, alarm_nights),
+        },
+        "errors": {
+            "sleep_onset_abs_min": _quantiles(finite),
+            "sleep_onset_not_found": len(onset_err) - len(finite),
+            "wake_abs_min": _quantiles([v for v in wake_err if v != float("inf")]),
+            "minutes_out_of_bed_abs": _quantiles(out_err),
+            "bed_exits_measured_minus_truth": dict(sorted(exit_diff.items())),
+            "bathroom_visits_measured_minus_truth": dict(sorted(bath_diff.items())),
+            "door_exits_measured_minus_truth": dict(sorted(door_diff.items())),
+        },
+    }
+
+
+def truth_nights(*, truth: Any, alarm_windows: bool = True) -> list[TruthNight]:
+    """TruthNight records from a loaded `ResidentTruth` (simulators.truth), with alarm nights."""
+    out: list[TruthNight] = []
+    incidents = [i for i in truth.incidents if i.kind in ALARM_INCIDENTS]
+    for night in truth.nights:
+        alarm: bool | None = None
+        if alarm_windows:
+            alarm = any(night.sleep_onset <= i.start < night.wake for i in incidents)
+        out.append(TruthNight(
+            resident_id=truth.resident_id, night_of=night.night_of.isoformat(), sleep_onset=night.sleep_onset,
+            wake=night.wake, bed_exits=len(night.bed_exits), minutes_out_of_bed=night.minutes_out_of_bed,
+            bathroom_visits=night.bathroom_visits, door_exits=len(night.door_exits), alarm=alarm,
+        ))
+    return out

@@ -1,0 +1,173 @@
+"""`telecare report ...`: nightly summaries, evidence packs, the scheme view, decisions and triggers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from models.config import CostRates, EvidenceConfig
+from models.review import add_trigger, record_decision
+from models.scheme import scheme_view
+from models.service import FORMATS, render_pack, run_nightly
+from telecare.settings import Settings
+
+
+def _config(args: argparse.Namespace) -> EvidenceConfig:
+    config = EvidenceConfig(alerts_run=args.run)
+    rates = CostRates(waking_night_hourly=args.waking_night_rate, sleep_in_hourly=args.sleep_in_rate,
+                      hours_per_night=args.hours_per_night)
+    return replace(config, costs=rates)
+
+
+def _write(data: bytes, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.buffer.write(data if data.endswith(b"\n") else data + b"\n")
+    else:
+        out.write_bytes(data)
+
+
+async def nightly_handler(args: argparse.Namespace, settings: Settings) -> int:
+    """Compute and store nightly summaries; check triggers and raise review alerts."""
+    from telecare.cli import print_json  # noqa: PLC0415
+
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        ids = list(args.resident) or [r["resident_id"] for r in await connection.fetch(
+            "SELECT resident_id FROM residents WHERE org_id = $1 ORDER BY resident_id", args.org)]
+        runs = await run_nightly(connection=connection, resident_ids=ids, first=args.first, last=args.last,
+                                 config=_config(args), raise_alerts=not args.no_alerts)
+    finally:
+        await connection.close()
+    print_json([asdict(run) for run in runs])
+    return 0
+
+
+async def pack_handler(args: argparse.Namespace, settings: Settings) -> int:
+    """Write an evidence pack as JSON, CSV, HTML or PDF."""
+    baseline = (args.baseline_from, args.baseline_to) if args.baseline_from and args.baseline_to else None
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        body, _, _ = await render_pack(connection=connection, resident_id=args.resident, first=args.first,
+                                       last=args.last, config=_config(args), fmt=args.format, baseline=baseline)
+    finally:
+        await connection.close()
+    _write(body, args.out)
+    return 0
+
+
+async def scheme_handler(args: argparse.Namespace, settings: Settings) -> int:
+    """The provider's scheme view: who is stable and who needs a review."""
+    from telecare.cli import print_json  # noqa: PLC0415
+
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        rows = await scheme_view(connection=connection, org_id=args.org, last=args.last, config=_config(args))
+    finally:
+        await connection.close()
+    if args.format == "csv":
+        from models.render.tables import render_scheme_csv  # noqa: PLC0415
+
+        _write(render_scheme_csv(rows=rows).encode(), args.out)
+    else:
+        print_json(rows)
+    return 0
+
+
+async def decide_handler(args: argparse.Namespace, settings: Settings) -> int:
+    """Record a review decision."""
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        decision_id = await record_decision(
+            connection=connection, resident_id=args.resident, decided_on=args.on, decision=args.decision,
+            criteria=args.criteria, reviewer=args.reviewer, follow_up_on=args.follow_up, recorded_by=args.reviewer,
+            support_from=args.support_from, support_to=args.support_to)
+    finally:
+        await connection.close()
+    sys.stdout.write(f"{decision_id}\n")
+    return 0
+
+
+async def trigger_handler(args: argparse.Namespace, settings: Settings) -> int:
+    """Add a reactivation trigger."""
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        trigger_id = await add_trigger(
+            connection=connection, org_id=args.org, resident_id=args.resident, name=args.name, feature=args.feature,
+            comparison=args.comparison, threshold=args.threshold, min_nights=args.min_nights,
+            window_nights=args.window_nights)
+    finally:
+        await connection.close()
+    sys.stdout.write(f"{trigger_id}\n")
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    rates = CostRates()
+    parser.add_argument("--run", default="live", help="alert run to read (a rules replay writes its own)")
+    parser.add_argument("--waking-night-rate", type=float, default=rates.waking_night_hourly, help="GBP per hour")
+    parser.add_argument("--sleep-in-rate", type=float, default=rates.sleep_in_hourly, help="GBP per hour")
+    parser.add_argument("--hours-per-night", type=float, default=rates.hours_per_night)
+
+
+def register(subparsers: Any) -> None:
+    """Add `telecare report nightly|pack|scheme|decide|trigger`."""
+    report = subparsers.add_parser("report", help="night-time evidence for care reviews")
+    sub = report.add_subparsers(dest="report_command", required=True)
+    yesterday = date.today() - timedelta(days=1)
+
+    nightly = sub.add_parser("nightly", help="compute and store nightly summaries; check reactivation triggers")
+    who = nightly.add_mutually_exclusive_group(required=True)
+    who.add_argument("--resident", action="append", default=[])
+    who.add_argument("--org")
+    nightly.add_argument("--from", dest="first", type=date.fromisoformat, default=yesterday)
+    nightly.add_argument("--to", dest="last", type=date.fromisoformat, default=yesterday)
+    nightly.add_argument("--no-alerts", action="store_true", help="do not raise care-review alerts")
+    _common(nightly)
+    nightly.set_defaults(handler=nightly_handler)
+
+    pack = sub.add_parser("pack", help="evidence pack for one resident and period")
+    pack.add_argument("--resident", required=True)
+    pack.add_argument("--from", dest="first", type=date.fromisoformat, required=True)
+    pack.add_argument("--to", dest="last", type=date.fromisoformat, required=True)
+    pack.add_argument("--baseline-from", type=date.fromisoformat)
+    pack.add_argument("--baseline-to", type=date.fromisoformat)
+    pack.add_argument("--format", choices=FORMATS, default="json")
+    pack.add_argument("--out", type=Path)
+    _common(pack)
+    pack.set_defaults(handler=pack_handler)
+
+    scheme = sub.add_parser("scheme", help="all residents of a provider: stable or needs review")
+    scheme.add_argument("--org", required=True)
+    scheme.add_argument("--to", dest="last", type=date.fromisoformat, default=yesterday)
+    scheme.add_argument("--format", choices=("json", "csv"), default="json")
+    scheme.add_argument("--out", type=Path)
+    _common(scheme)
+    scheme.set_defaults(handler=scheme_handler)
+
+    decide = sub.add_parser("decide", help="record a review decision")
+    decide.add_argument("--resident", required=True)
+    decide.add_argument("--decision", choices=("reduce", "maintain", "reactivate"), required=True)
+    decide.add_argument("--criteria", required=True)
+    decide.add_argument("--reviewer", required=True)
+    decide.add_argument("--follow-up", type=date.fromisoformat, required=True)
+    decide.add_argument("--on", type=date.fromisoformat, default=date.today())
+    decide.add_argument("--support-from", choices=("waking_night", "sleep_in", "telecare_only"))
+    decide.add_argument("--support-to", choices=("waking_night", "sleep_in", "telecare_only"))
+    decide.set_defaults(handler=decide_handler)
+
+    trigger = sub.add_parser("trigger", help="add a reactivation trigger (N nights in M)")
+    trigger.add_argument("--org", required=True)
+    trigger.add_argument("--resident")
+    trigger.add_argument("--name", required=True)
+    trigger.add_argument("--feature", required=True)
+    trigger.add_argument("--comparison", default=">=", choices=(">=", ">", "<=", "<"))
+    trigger.add_argument("--threshold", type=float, required=True)
+    trigger.add_argument("--min-nights", type=int, required=True)
+    trigger.add_argument("--window-nights", type=int, required=True)
+    trigger.set_defaults(handler=trigger_handler)

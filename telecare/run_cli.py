@@ -1,0 +1,88 @@
+"""`telecare run`: the whole service in one process (ingest, rules, API), optionally with a simulated scheme.
+
+The composition root: each part is the same code its own subcommand runs, each in a named task of
+one TaskGroup, all stopped together by SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import tempfile
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from ingest.service import run_ingest
+from rules.worker import WorkerOptions, run_worker
+from telecare.db.migrate import ensure_database, migrate
+from telecare.local_broker import LocalBroker
+from telecare.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PartRunner = Callable[..., Coroutine[Any, Any, None]]
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add `telecare run`."""
+    run = subparsers.add_parser("run", help="ingest, rules and API in one process, optionally with simulated homes")
+    run.add_argument("--local-broker", action="store_true",
+                     help="start a private Mosquitto from deploy/mosquitto (persistent, big queues) and use it")
+    run.add_argument("--broker-port", type=int, default=18830)
+    run.add_argument("--simulate-flats", type=int, default=0, help="simulate a scheme of N flats in real time")
+    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    run.add_argument("--no-api", action="store_true")
+    run.set_defaults(handler=_run)
+
+
+def _optional_part(module_name: str, attribute: str) -> PartRunner | None:
+    """A part that may not be installed in this build (the API, the simulators)."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return None
+        raise
+    part: PartRunner | None = getattr(module, attribute, None)
+    return part
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    broker: LocalBroker | None = None
+    if args.local_broker:
+        broker = LocalBroker(data_dir=Path(tempfile.gettempdir()) / "telecare-run-mosquitto", port=args.broker_port)
+        broker.start()
+        settings = settings.model_copy(update={"mqtt_url": broker.url})
+        log.info("private broker at %s", broker.url)
+    try:
+        await ensure_database(database_url=settings.database_url)
+        await migrate(database_url=settings.database_url)
+        async with asyncio.TaskGroup() as parts:
+            parts.create_task(run_ingest(settings=settings, stop=stop), name="ingest")
+            parts.create_task(run_worker(database_url=settings.database_url, options=WorkerOptions(), stop=stop),
+                              name="rules")
+            serve_api = None if args.no_api else _optional_part("api.main", "serve_api")
+            if serve_api is not None:
+                parts.create_task(serve_api(settings=settings, stop=stop), name="api")
+            if args.simulate_flats:
+                simulate = _optional_part("simulators.live", "run_live_scheme")
+                if simulate is None:
+                    log.error("the simulators are not installed; running without a simulated scheme")
+                else:
+                    parts.create_task(simulate(settings=settings, flats=args.simulate_flats, seed=args.seed,
+                                               speed=args.speed, stop=stop), name="simulated-scheme")
+    finally:
+        if broker is not None:
+            broker.stop()
+    return 0

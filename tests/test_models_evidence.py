@@ -1,0 +1,176 @@
+"""Night-time evidence: nightly summaries against simulator truth, coverage, triggers, pack, API."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api.routers import reports
+from bench.evidence_load import Wire, ingest_in_process, provision
+from bench.evidence_truth import compare, truth_nights
+from models.config import EvidenceConfig
+from models.nightly import compute_nights, ensure_nights, load_resident
+from models.nights import night_window
+from models.pack import build_pack
+from models.review import add_trigger
+from models.service import run_nightly
+from simulators.scenario import ScenarioConfig, scenario_messages, scenario_site
+from simulators.truth import ResidentTruth, TruthWriter, load_truth_dir
+from telecare.settings import Settings
+
+DAYS = 12
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A small simulated scheme loaded into the test database."""
+
+    config: ScenarioConfig
+    truths: dict[str, ResidentTruth]
+    first: date
+    last: date
+
+
+@pytest.fixture(scope="module")
+async def scheme(database_url: str) -> AsyncIterator[Scheme]:
+    """Four flats, twelve days, through the ingest code into the events hypertable."""
+    prefix = f"ev{uuid.uuid4().hex[:6]}"
+    config = ScenarioConfig(seed=11, residents=4, days=DAYS, start=date(2024, 3, 25), prefix=prefix,
+                            org_id=f"{prefix}-org", incidents_per_month=3.0, faults_per_month=0.0)
+    connection = await asyncpg.connect(database_url)
+    await provision(connection=connection, site=scenario_site(config=config))
+    settings = Settings(database_url=database_url, dev_mode=True, max_event_age_s=10**9)
+    with tempfile.TemporaryDirectory() as folder:
+        writer = TruthWriter(directory=Path(folder))
+        loaded = await ingest_in_process(connection=connection, settings=settings, messages=(
+            Wire(m.time, m.topic, m.payload) for m in scenario_messages(config=config, truth=writer)))
+        truths = load_truth_dir(directory=Path(folder))
+    assert loaded.events > 1000 and loaded.dead_letters == 0
+    await connection.close()
+    first = config.start
+    yield Scheme(config, truths, first, first + timedelta(days=DAYS - 2))
+
+
+def test_night_windows_follow_the_clocks() -> None:
+    """The UK spring-forward night is an hour short and the autumn one an hour long; both in local time."""
+    london = ZoneInfo("Europe/London")
+    spring = night_window(night_of=date(2024, 3, 30), start=time(22), end=time(7), tz=london)
+    autumn = night_window(night_of=date(2024, 10, 26), start=time(22), end=time(7), tz=london)
+    ordinary = night_window(night_of=date(2024, 6, 1), start=time(22), end=time(7), tz=london)
+    assert (spring.hours, autumn.hours, ordinary.hours) == (8.0, 10.0, 9.0)
+    assert ordinary.start.astimezone(london).hour == 22 and ordinary.end.astimezone(london).hour == 7
+
+
+async def test_nights_match_simulator_truth(db: asyncpg.Connection, scheme: Scheme) -> None:
+    """Bed exits, sleep onset and wake agree with what the simulated residents really did."""
+    truth, summaries = [], {}
+    for resident_truth in scheme.truths.values():
+        resident = await load_resident(connection=db, resident_id=resident_truth.resident_id)
+        assert resident is not None
+        nights = await compute_nights(connection=db, resident=resident, first=scheme.first, last=scheme.last,
+                                      config=EvidenceConfig())
+        summaries.update({(resident.resident_id, n.night_of.isoformat()): n for n in nights})
+        truth += [t for t in truth_nights(truth=resident_truth, alarm_windows=False)
+                  if scheme.first.isoformat() <= t.night_of <= scheme.last.isoformat()]
+    figures = compare(truth=truth, summaries=summaries)
+    assert figures["judged_nights"] >= 0.9 * len(truth)
+    assert figures["bed_exits_exact_pct"] >= 95
+    assert figures["sleep_onset_within_pct"] >= 90
+    assert figures["wake_within_pct"] >= 90
+    assert figures["door_exits_exact_pct"] >= 90
+
+
+async def test_a_night_without_working_sensors_is_unknown_not_quiet(db: asyncpg.Connection, scheme: Scheme) -> None:
+    """A hub that was offline for most of a night makes that night 'unknown', and it is not counted as monitored."""
+    resident_id = next(iter(scheme.truths))
+    resident = await load_resident(connection=db, resident_id=resident_id)
+    assert resident is not None
+    target = scheme.first + timedelta(days=3)
+    window = night_window(night_of=target, start=resident.night_start, end=resident.night_end, tz=resident.tz)
+    hub_id = await db.fetchval("SELECT hub_id FROM hubs WHERE resident_id = $1", resident_id)
+    for moment, restore in ((window.start + timedelta(minutes=30), False), (window.end - timedelta(minutes=20), True)):
+        await db.execute(
+            "INSERT INTO events (time, event_key, received_at, org_id, resident_id, hub_id, device_id, device_type,"
+            " location, kind, is_restore, source) VALUES ($1, $2, $1, $3, $4, $5, $5, 'hub', 'other',"
+            " 'hub_offline', $6, 'z2m')", moment, uuid.uuid4(), resident.org_id, resident_id, hub_id, restore)
+    nights = await compute_nights(connection=db, resident=resident, first=target - timedelta(days=1),
+                                  last=target + timedelta(days=1), config=EvidenceConfig())
+    by_night = {n.night_of: n for n in nights}
+    assert by_night[target].status == "unknown" and by_night[target].bed_exits is None
+    assert by_night[target].coverage < 0.2
+    assert by_night[target - timedelta(days=1)].status == "ok"
+    stored = await ensure_nights(connection=db, resident=resident, first=target, last=target, config=EvidenceConfig())
+    assert stored[0].status == "unknown"
+
+
+async def test_reactivation_trigger_raises_one_review_alert(db: asyncpg.Connection, scheme: Scheme) -> None:
+    """A trigger met by the real nights raises a care_review alert in the queue; one not met raises none."""
+    resident_id, truth = list(scheme.truths.items())[1]
+    resident = await load_resident(connection=db, resident_id=resident_id)
+    assert resident is not None
+    last = scheme.last
+    window = [t for t in truth_nights(truth=truth, alarm_windows=False)
+              if (last - timedelta(days=9)).isoformat() <= t.night_of <= last.isoformat()]
+    busy = sum(t.bed_exits >= 1 for t in window)
+    assert busy >= 1, "the scenario should have nights with bed exits"
+    await add_trigger(connection=db, org_id=resident.org_id, resident_id=resident_id, name="too many",
+                      feature="bed_exits", comparison=">=", threshold=1, min_nights=busy + 1, window_nights=10)
+    await run_nightly(connection=db, resident_ids=[resident_id], first=last - timedelta(days=9), last=last,
+                      config=EvidenceConfig(), raise_alerts=True)
+    count = "SELECT count(*) FROM alerts WHERE resident_id = $1 AND condition = 'care_review' AND run = 'live'"
+    assert await db.fetchval(count, resident_id) == 0
+    await add_trigger(connection=db, org_id=resident.org_id, resident_id=resident_id, name="up at night",
+                      feature="bed_exits", comparison=">=", threshold=1, min_nights=busy, window_nights=10)
+    for _ in range(2):
+        await run_nightly(connection=db, resident_ids=[resident_id], first=last - timedelta(days=9), last=last,
+                          config=EvidenceConfig(), raise_alerts=True)
+    assert await db.fetchval(count, resident_id) == 1
+    detail = await db.fetchval("SELECT detail->>'reason' FROM alerts WHERE resident_id = $1 AND "
+                               "condition = 'care_review'", resident_id)
+    assert f"{busy} of the last 10" in detail
+
+
+async def test_pack_compares_periods_and_prices_the_nights(db: asyncpg.Connection, scheme: Scheme) -> None:
+    """The pack counts monitored nights, compares with the previous period and shows support costs."""
+    resident_id = list(scheme.truths)[2]
+    await db.execute("INSERT INTO support_periods (resident_id, starts_on, model) VALUES ($1, $2, 'waking_night'),"
+                     " ($1, $3, 'sleep_in')", resident_id, scheme.first, scheme.first + timedelta(days=5))
+    first, last = scheme.first + timedelta(days=4), scheme.last
+    pack = (await build_pack(connection=db, resident_id=resident_id, first=first, last=last,
+                             config=EvidenceConfig())).as_json()
+    nights = (last - first).days + 1
+    assert pack["current"]["nights"] == nights and len(pack["nights"]) == nights
+    # The previous period has the same length; its nights before the first data are unknown, not quiet.
+    assert pack["previous"]["nights"] == nights
+    assert pack["previous"]["nights_unknown"] >= 2  # two nights with no events at all
+    assert pack["previous"]["nights_monitored"] + pack["previous"]["nights_unknown"] == nights
+    assert pack["costs"]["nights_by_model"] == {"waking_night": 1, "sleep_in": nights - 1}
+    assert pack["costs"]["cost_of_period"] == round(217.2 + 128.4 * (nights - 1), 2)
+    assert sum(sum(row) for row in pack["activity"]["days"].values()) > 100
+
+
+async def test_reports_router_serves_csv_and_refuses_without_auth(database_url: str, scheme: Scheme) -> None:
+    """The router answers a CSV pack once auth is wired, and refuses everyone while it is a placeholder."""
+    app = FastAPI()
+    app.include_router(reports.router)
+    app.state.settings = Settings(database_url=database_url, dev_mode=True)
+    resident_id = list(scheme.truths)[3]
+    url = f"/reports/residents/{resident_id}/pack?from={scheme.first}&to={scheme.last}&format=csv"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        assert (await client.get(url)).status_code == 401
+        app.dependency_overrides[reports.current_user] = lambda: "reviewer-1"
+        answer = await client.get(url)
+        assert answer.status_code == 200
+        assert len(answer.text.strip().splitlines()) == (scheme.last - scheme.first).days + 2
+        missing = await client.get(f"/reports/residents/nobody/pack?from={scheme.first}&to={scheme.last}")
+        assert missing.status_code == 404
