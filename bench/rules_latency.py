@@ -42,7 +42,7 @@ from telecare.local_broker import LocalBroker
 from telecare.site import SiteFile, provision_site
 
 ADMIN_URL = os.environ.get("TELECARE_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-ALARMS = (("personal_trigger", "personal_trigger", "pendant", "personal_trigger"),
+ALARMS = (("personal_trigger", "living_room", "pendant", "personal_trigger"),
           ("fall_detector", "bathroom", "fall radar", "fall"),
           ("smoke", "kitchen", "smoke", "smoke"))
 BACKGROUND_FLATS = 50
@@ -148,7 +148,15 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             if args.linger_ms is not None:
                 env["TELECARE_INGEST_BATCH_LINGER_MS"] = str(args.linger_ms)
             processes.append(_process(args=["ingest"], env=env, log=work / "ingest.log"))
-            processes.append(_process(args=["rules"], env=env, log=work / "rules.log"))
+            if args.profile_rules:
+                # cProfile the rules worker (written when it stops on SIGTERM) to see where time goes.
+                code = ("import cProfile, sys; from telecare.cli import main; "
+                        f"cProfile.run('main([\"rules\"])', {str(args.profile_rules)!r})")
+                handle = (work / "rules.log").open("ab")
+                processes.append(subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
+                    [sys.executable, "-c", code], env=env, stdout=handle, stderr=handle))
+            else:
+                processes.append(_process(args=["rules"], env=env, log=work / "rules.log"))
             notified: dict[int, float] = {}
 
             def on_alert(_connection: object, _pid: int, _channel: str, payload: object) -> None:
@@ -156,7 +164,13 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
                 if body.get("change") == "raised":
                     notified.setdefault(int(body["alert_id"]), time.time())
 
+            committed: list[tuple[int, float]] = []
+
+            def on_events(_connection: object, _pid: int, _channel: str, payload: object) -> None:
+                committed.append((int(str(payload)), time.time()))
+
             await connection.add_listener("telecare_alerts", on_alert)
+            await connection.add_listener("telecare_events", on_events)
             await asyncio.sleep(args.warmup)  # both workers connected and subscribed
             sent: dict[int, tuple[str, float]] = {}
             done = threading.Event()
@@ -169,8 +183,10 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             elapsed = time.monotonic() - started
             await asyncio.sleep(args.drain)
             rows = await connection.fetch(
-                "SELECT alert_id, resident_id, condition, extract(epoch FROM queued_at) AS queued FROM alerts"
-                " WHERE run = 'live'")
+                "SELECT a.alert_id, a.resident_id, a.condition, a.trigger_seq,"
+                " extract(epoch FROM a.queued_at) AS queued,"
+                " extract(epoch FROM e.received_at) AS received FROM alerts a"
+                " JOIN events e ON e.ingest_seq = a.trigger_seq WHERE a.run = 'live'")
             background_events = await connection.fetchval(
                 "SELECT count(*) FROM events WHERE device_id LIKE '%kitchen-pir'")
             await connection.close()
@@ -188,6 +204,9 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     by_flat = {int(str(row["resident_id"]).rsplit("r", 1)[1]): row for row in rows}
     to_row: dict[str, list[float]] = {"all": []}
     to_notify: dict[str, list[float]] = {"all": []}
+    to_ingest: list[float] = []
+    to_commit: list[float] = []
+    ingest_to_row: list[float] = []
     missing = 0
     for flat, (kind, at) in sent.items():
         if flat < 0:
@@ -196,6 +215,12 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         if row is None or row["alert_id"] not in notified:
             missing += 1
             continue
+        to_ingest.append(float(row["received"]) - at)
+        # The ingest NOTIFYs each batch's max seq after its commit: the first at or past ours.
+        commit_at = next((t for seq, t in committed if seq >= row["trigger_seq"]), None)
+        if commit_at is not None:
+            to_commit.append(commit_at - at)
+        ingest_to_row.append(float(row["queued"]) - float(row["received"]))
         for bucket in ("all", kind):
             to_row.setdefault(bucket, []).append(float(row["queued"]) - at)
             to_notify.setdefault(bucket, []).append(notified[row["alert_id"]] - at)
@@ -210,6 +235,10 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "ingest_batch_linger_ms": args.linger_ms,
         "publish_to_alert_row": {k: _percentiles(v) for k, v in to_row.items()},
         "publish_to_notification": {k: _percentiles(v) for k, v in to_notify.items()},
+        # Where the time goes: MQTT hop to the ingest's receive, then ingest commit + rules to the row.
+        "publish_to_ingest_receive": _percentiles(to_ingest),
+        "ingest_receive_to_alert_row": _percentiles(ingest_to_row),
+        "publish_to_event_committed_notify": _percentiles(to_commit),
         "target_p99_ms": 250,
     }
 
@@ -222,7 +251,8 @@ def main() -> None:
     parser.add_argument("--alarm-interval", type=float, default=0.25)
     parser.add_argument("--linger-ms", type=int, default=None, help="TELECARE_INGEST_BATCH_LINGER_MS for ingest")
     parser.add_argument("--warmup", type=float, default=4.0)
-    parser.add_argument("--drain", type=float, default=3.0)
+    parser.add_argument("--drain", type=float, default=5.0)
+    parser.add_argument("--profile-rules", type=Path, default=None, help="write a cProfile of the rules worker")
     args = parser.parse_args()
     sys.stdout.write(json.dumps(asyncio.run(_main(args)), indent=2) + "\n")
 
