@@ -18,13 +18,17 @@ FORCED = (
 
 
 async def test_scenario_incidents_raise_one_alert_each_and_quiet_nights_stay_quiet(
-    database_url: str, db: asyncpg.Connection, tmp_path: Path
+    fresh_database_url: str, tmp_path: Path
 ) -> None:
+    # A database of its own: the comparison with truth counts every alert of the run.
+    database_url = fresh_database_url
+    db = await asyncpg.connect(database_url)
     prefix = f"a{uuid.uuid4().hex[:6]}"
     config = scenario(residents=4, days=11, seed=11, incidents_per_month=0.0, faults_per_month=0.0, prefix=prefix,
                       deterioration_share=0.0, forced=FORCED)
     result = await run_accuracy(connection=db, config=config, truth_dir=tmp_path / "truth",
                                 settings=bench_settings(database_url=database_url, days=11), run=f"acc-{prefix}")
+    await db.close()
     report = result.report
     assert report["observable_incidents"] >= 8, report["outcome_by_kind"]
     assert report["missed"] == 0 and report["doubled"] == 0, report["problems"]
