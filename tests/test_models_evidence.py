@@ -216,3 +216,40 @@ async def test_reports_over_http_are_scoped_and_audited(db: asyncpg.Connection, 
     assert ("prov", "reports.pack", mine, "allowed") in seen and ("prov", "reports.nights", mine, "allowed") in seen
     assert ("sw", "reports.decide", mine, "allowed") in seen
     assert sum(1 for who, _, _, outcome in seen if who == "sw" and outcome == "denied") == 4
+
+
+async def test_flats_without_a_bed_pad_are_read_from_bedroom_and_hallway_pirs(db: asyncpg.Connection,
+                                                                              scheme: Scheme) -> None:
+    """The same flats read with their bed pads gone: the PIR method is chosen, said, and agrees with the truth."""
+    truth, summaries = [], {}
+    # Rolled back afterwards: the other tests keep the flats with their pads.
+    change = db.transaction()
+    await change.start()
+    try:
+        for resident_truth in list(scheme.truths.values())[:2]:
+            resident_id = resident_truth.resident_id
+            await db.execute("UPDATE devices SET removed_at = now() WHERE device_type = 'bed_sensor' AND hub_id IN "
+                             "(SELECT hub_id FROM hubs WHERE resident_id = $1)", resident_id)
+            # The pad's history goes too: a flat that never had one.
+            await db.execute("DELETE FROM events WHERE resident_id = $1 AND device_type = 'bed_sensor'", resident_id)
+            resident = await load_resident(connection=db, resident_id=resident_id)
+            assert resident is not None
+            nights = await compute_nights(connection=db, resident=resident, first=scheme.first, last=scheme.last,
+                                          config=EvidenceConfig())
+            summaries.update({(resident_id, n.night_of.isoformat()): n for n in nights})
+            truth += [t for t in truth_nights(truth=resident_truth, alarm_windows=False)
+                      if scheme.first.isoformat() <= t.night_of <= scheme.last.isoformat()]
+    finally:
+        await change.rollback()
+    figures = compare(truth=truth, summaries=summaries)
+    assert figures["methods"] == {"pir": figures["judged_nights"]}
+    assert figures["judged_nights"] >= 0.9 * len(truth)
+    assert figures["bed_exits_exact_pct"] >= 85
+    assert figures["sleep_onset_within_pct"] >= 90
+    assert figures["wake_within_pct"] >= 90
+    # Rolled back: the flats read with their pads again.
+    resident = await load_resident(connection=db, resident_id=next(iter(scheme.truths)))
+    assert resident is not None
+    again = await compute_nights(connection=db, resident=resident, first=scheme.first, last=scheme.first,
+                                 config=EvidenceConfig())
+    assert again[0].method == "bed_sensor"
