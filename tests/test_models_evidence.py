@@ -113,6 +113,31 @@ async def test_a_night_without_working_sensors_is_unknown_not_quiet(db: asyncpg.
     assert stored[0].status == "unknown"
 
 
+async def test_a_silence_alert_left_open_ends_when_the_hub_is_heard_again(db: asyncpg.Connection,
+                                                                         scheme: Scheme) -> None:
+    """A hub_offline alert nobody cleared (an operator has not closed it yet) does not blank out the nights after
+    the hub spoke again; the gap itself still counts against coverage."""
+    resident_id = next(iter(scheme.truths))
+    resident = await load_resident(connection=db, resident_id=resident_id)
+    assert resident is not None
+    target = scheme.first + timedelta(days=6)
+    window = night_window(night_of=target, start=resident.night_start, end=resident.night_end, tz=resident.tz)
+    hub_id = await db.fetchval("SELECT hub_id FROM hubs WHERE resident_id = $1", resident_id)
+    alert_id = await db.fetchval(
+        "INSERT INTO alerts (run, org_id, resident_id, subject_key, hub_id, condition, priority, base_priority,"
+        " raised_at, detected_at, last_event_at) VALUES ('live', $1, $2, $2, $3, 'hub_offline', 3, 3, $4, $4, $4)"
+        " RETURNING alert_id", resident.org_id, resident_id, hub_id, window.start + timedelta(hours=3))
+    try:
+        nights = await compute_nights(connection=db, resident=resident, first=target, last=target + timedelta(days=2),
+                                      config=EvidenceConfig())
+    finally:
+        await db.execute("DELETE FROM alert_history WHERE alert_id = $1", alert_id)
+        await db.execute("DELETE FROM alerts WHERE alert_id = $1", alert_id)
+    # The night of the alert is covered until it was raised, and not from then until the hub was heard.
+    assert 3 / window.hours - 0.01 <= nights[0].coverage < 1
+    assert [n.status for n in nights[1:]] == ["ok", "ok"] and all(n.coverage > 0.99 for n in nights[1:])
+
+
 async def test_reactivation_trigger_raises_one_review_alert(db: asyncpg.Connection, scheme: Scheme) -> None:
     """A trigger met by the real nights raises a care_review alert in the queue; one not met raises none."""
     resident_id, truth = list(scheme.truths.items())[1]
