@@ -1,4 +1,4 @@
-"""`telecare api` (serve the API and console) and `telecare token create` (issue a bearer token)."""
+"""`telecare api` (serve the API and console) and `telecare token create|list|revoke` (bearer tokens)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import asyncpg
 
 from api.auth import Role, UnknownReferenceError, issue_token
 from api.main import serve_api
+from api.queries import access as access_queries
+from telecare.cli import print_json
 from telecare.settings import Settings
 
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -44,6 +46,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     create.add_argument("--residents", nargs="*", default=[], help="reviewer: the residents assigned")
     create.add_argument("--expires-days", type=int, default=90)
     create.set_defaults(handler=_create_token)
+    listing = token_sub.add_parser("list", help="tokens issued (never the tokens themselves)")
+    listing.add_argument("--user", type=_user_name, default=None)
+    listing.set_defaults(handler=_list_tokens)
+    revoke = token_sub.add_parser("revoke", help="revoke one token by id, or every token of a user")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, dest="token_id")
+    which.add_argument("--user", type=_user_name)
+    revoke.set_defaults(handler=_revoke_tokens)
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -84,4 +94,24 @@ async def _create_token(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await connection.close()
     sys.stdout.write(token + "\n")
+    return 0
+
+
+async def _list_tokens(args: argparse.Namespace, settings: Settings) -> int:
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        rows = await connection.fetch(access_queries.LIST_TOKENS, args.user)
+    finally:
+        await connection.close()
+    print_json([dict(row) for row in rows])
+    return 0
+
+
+async def _revoke_tokens(args: argparse.Namespace, settings: Settings) -> int:
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        rows = await connection.fetch(access_queries.REVOKE_TOKENS, args.token_id, args.user)
+    finally:
+        await connection.close()
+    print_json({"revoked": [row["token_id"] for row in rows]})
     return 0

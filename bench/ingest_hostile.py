@@ -11,28 +11,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import orjson
 import psutil
 
 from bench.ingest_faults import PlannedMessage, Publisher, create_session, start_ingest_process
+from bench.scratch import ScratchStack, scratch_stack
 from simulators.hostile import hostile_corpus
-from telecare.db.migrate import migrate
-from telecare.local_broker import LocalBroker
 from telecare.site import SiteFile, provision_site
-
-ADMIN_URL = os.environ.get("TELECARE_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _site() -> SiteFile:
@@ -66,17 +59,14 @@ def plan(*, rounds: int) -> tuple[list[PlannedMessage], int, int]:
 
 async def run(*, rounds: int) -> dict[str, object]:
     """Flood, sample memory, and count outcomes."""
-    work = Path(tempfile.mkdtemp(prefix="telecare-hostile-"))
-    broker = LocalBroker(data_dir=work / "mosquitto")
-    broker.start()
-    name = f"telecare_hostile_{os.getpid()}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    database_url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    async with scratch_stack(prefix="hostile") as stack:
+        return await _flood(stack=stack, rounds=rounds)
+
+
+async def _flood(*, stack: ScratchStack, rounds: int) -> dict[str, object]:
+    database_url, broker, work = stack.database_url, stack.broker, stack.work_dir
     process: subprocess.Popen[bytes] | None = None
     try:
-        await migrate(database_url=database_url)
         connection = await asyncpg.connect(database_url)
         await provision_site(connection=connection, site=_site())
         create_session(port=broker.port, client_id="hostile-ingest", topics=["z2m/#", "telecare/v1/#"])
@@ -135,11 +125,6 @@ async def run(*, rounds: int) -> dict[str, object]:
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
-        broker.stop()
-        shutil.rmtree(work, ignore_errors=True)
-        admin = await asyncpg.connect(ADMIN_URL)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def main() -> None:

@@ -17,10 +17,8 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -34,12 +32,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from bench.ingest_faults import Publisher, create_session, plan_messages, site_file, start_ingest_process
-from telecare.db.migrate import migrate
+from bench.scratch import ScratchStack, scratch_stack
 from telecare.local_broker import LocalBroker
 from telecare.site import provision_site
 
 TOPICS = ["z2m/#", "telecare/v1/#"]
-ADMIN_URL = os.environ.get("TELECARE_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _connect_properties() -> Properties:
@@ -187,57 +184,47 @@ async def live_rate(*, database_url: str, broker: LocalBroker, messages: int, lo
 
 async def run(*, messages: int, naive_messages: int) -> dict[str, object]:
     """The whole benchmark; returns the JSON report."""
-    work = Path(tempfile.mkdtemp(prefix="telecare-throughput-"))
-    broker = LocalBroker(data_dir=work / "mosquitto")
-    broker.start()
-    name = f"telecare_bench_{os.getpid()}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    database_url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        await migrate(database_url=database_url)
-        connection = await asyncpg.connect(database_url)
-        await provision_site(connection=connection, site=site_file())
-        await connection.close()
-        for client_id in ("bench-bare", "bench-ingest", "bench-naive"):
-            create_session(port=broker.port, client_id=client_id, topics=TOPICS)
-        start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
-        planned = plan_messages(count=messages, start=start)
-        expected_events = sum(1 for message in planned if message.expected is not None)
-        publisher = Publisher(port=broker.port)
-        queued_at = time.perf_counter()
-        await asyncio.to_thread(publisher.publish, messages=planned)
-        publisher.close()
-        queue_seconds = time.perf_counter() - queued_at
-        bare = await asyncio.to_thread(bare_drain, port=broker.port, client_id="bench-bare", expected=messages)
-        ingest = await ingest_drain(database_url=database_url, mqtt_url=broker.url, client_id="bench-ingest",
-                                    expected_events=expected_events, messages=messages, log_path=work / "ingest.log")
-        naive = await asyncio.to_thread(naive_drain, port=broker.port, client_id="bench-naive",
-                                        expected=naive_messages, database_url=database_url)
-        live = await live_rate(database_url=database_url, broker=broker, messages=min(messages, 100_000),
-                               log_path=work / "ingest-live.log")
-        return {
-            "benchmark": "ingest_throughput",
-            "machine": {"cores": os.cpu_count(), "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
-            "messages_queued": messages,
-            "events_expected": expected_events,
-            "mix": "1/3 Z2M door with last_seen, 1/3 Z2M PIR without last_seen, 1/3 canonical; 40 hubs",
-            "queue_publish_seconds": round(queue_seconds, 1),
-            "bare_paho_drain": bare,
-            "telecare_ingest_drain": ingest,
-            "naive_insert_per_message_drain": naive,
-            "ratio_ingest_to_bare": round(ingest["rate"] / bare["rate"], 3),
-            "ratio_naive_to_bare": round(naive["rate"] / bare["rate"], 3),
-            "ratio_ingest_to_naive": round(ingest["rate"] / naive["rate"], 2),
-            "live_publisher": live,
-        }
-    finally:
-        broker.stop()
-        shutil.rmtree(work, ignore_errors=True)
-        admin = await asyncpg.connect(ADMIN_URL)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_stack(prefix="throughput") as stack:
+        return await _measure(stack=stack, messages=messages, naive_messages=naive_messages)
+
+
+async def _measure(*, stack: ScratchStack, messages: int, naive_messages: int) -> dict[str, object]:
+    database_url, broker, work = stack.database_url, stack.broker, stack.work_dir
+    connection = await asyncpg.connect(database_url)
+    await provision_site(connection=connection, site=site_file())
+    await connection.close()
+    for client_id in ("bench-bare", "bench-ingest", "bench-naive"):
+        create_session(port=broker.port, client_id=client_id, topics=TOPICS)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    planned = plan_messages(count=messages, start=start)
+    expected_events = sum(1 for message in planned if message.expected is not None)
+    publisher = Publisher(port=broker.port)
+    queued_at = time.perf_counter()
+    await asyncio.to_thread(publisher.publish, messages=planned)
+    publisher.close()
+    queue_seconds = time.perf_counter() - queued_at
+    bare = await asyncio.to_thread(bare_drain, port=broker.port, client_id="bench-bare", expected=messages)
+    ingest = await ingest_drain(database_url=database_url, mqtt_url=broker.url, client_id="bench-ingest",
+                                expected_events=expected_events, messages=messages, log_path=work / "ingest.log")
+    naive = await asyncio.to_thread(naive_drain, port=broker.port, client_id="bench-naive",
+                                    expected=naive_messages, database_url=database_url)
+    live = await live_rate(database_url=database_url, broker=broker, messages=min(messages, 100_000),
+                           log_path=work / "ingest-live.log")
+    return {
+        "benchmark": "ingest_throughput",
+        "machine": {"cores": os.cpu_count(), "load_avg_1m_at_end": round(os.getloadavg()[0], 2)},
+        "messages_queued": messages,
+        "events_expected": expected_events,
+        "mix": "1/3 Z2M door with last_seen, 1/3 Z2M PIR without last_seen, 1/3 canonical; 40 hubs",
+        "queue_publish_seconds": round(queue_seconds, 1),
+        "bare_paho_drain": bare,
+        "telecare_ingest_drain": ingest,
+        "naive_insert_per_message_drain": naive,
+        "ratio_ingest_to_bare": round(ingest["rate"] / bare["rate"], 3),
+        "ratio_naive_to_bare": round(naive["rate"] / bare["rate"], 3),
+        "ratio_ingest_to_naive": round(ingest["rate"] / naive["rate"], 2),
+        "live_publisher": live,
+    }
 
 
 def main() -> None:

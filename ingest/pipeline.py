@@ -147,15 +147,18 @@ class IngestPipeline:
         metrics.redeliveries_skipped.inc(skipped)
         attempt = 0
         written: BatchWritten | None = None
+        isolate = False
         while written is None:
             if self._connection is None and not await self.connect(stop=stop):
                 return
-            assert self._connection is not None and self._processor is not None
             started = asyncio.get_running_loop().time()
             try:
-                outcome = await self._process(messages=fresh)
-                written = await asyncio.wait_for(self._write(outcome=outcome, messages=fresh),
-                                                 timeout=_COMMIT_TIMEOUT_S)
+                if isolate:
+                    written = await self._commit_one_by_one(messages=fresh)
+                else:
+                    outcome = await self._process(messages=fresh)
+                    written = await asyncio.wait_for(self._write(outcome=outcome, messages=fresh),
+                                                     timeout=_COMMIT_TIMEOUT_S)
             except _CONNECTION_ERRORS as exc:
                 metrics.db_failures.inc()
                 log.warning("batch of %d not committed (%s); reconnecting", len(fresh), type(exc).__name__)
@@ -163,11 +166,14 @@ class IngestPipeline:
                 await asyncio.sleep(backoff_delay(attempt=attempt))
                 attempt += 1
             except asyncpg.PostgresError as exc:
+                if isolate:
+                    # Even a dead letter cannot be written: nothing is acknowledged, a restart retries.
+                    raise
                 metrics.db_failures.inc()
                 log.error("batch of %d refused by the database (%s); storing one by one", len(fresh),
                           exc.sqlstate)
+                isolate = True
                 await self._reload_registry()
-                written = await self._commit_one_by_one(messages=fresh)
             else:
                 metrics.commit_seconds.observe(asyncio.get_running_loop().time() - started)
         self._record(written=written, outcome_size=len(batch))
@@ -199,9 +205,9 @@ class IngestPipeline:
             outcome = self._processor.process(messages=[message])
             try:
                 written = await self._write(outcome=outcome, messages=[message])
+            except _CONNECTION_ERRORS:
+                raise
             except asyncpg.PostgresError as exc:
-                if isinstance(exc, asyncpg.PostgresConnectionError):
-                    raise
                 await self._reload_registry()
                 refused = BatchOutcome(dead_letters=[DeadLetter(
                     topic=message.topic, payload=message.payload, reason=DeadLetterReason.UNSTORABLE,

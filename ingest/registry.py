@@ -70,7 +70,10 @@ class Registry:
 
     def rename_device(self, *, record: DeviceRecord, new_name: str) -> None:
         """Move a device to a new friendly name (a rename in Zigbee2MQTT)."""
-        self.devices.pop((record.hub_id, record.friendly_name), None)
+        old_key = (record.hub_id, record.friendly_name)
+        # In a swap the other device may already have taken this name: leave its entry alone.
+        if self.devices.get(old_key) is record:
+            del self.devices[old_key]
         record.friendly_name = new_name
         record.dirty = True
         self.add_device(record)

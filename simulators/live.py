@@ -12,6 +12,7 @@ from telecare.settings import Settings
 
 # Long enough for any demo; the scenario is generated a day at a time, so this costs nothing up front.
 _DEMO_HOURS = 30 * 24
+DEMO_ORG = "demo-org"
 
 
 async def run_live_scheme(*, settings: Settings, flats: int, seed: int, speed: float, stop: asyncio.Event) -> None:
@@ -20,7 +21,7 @@ async def run_live_scheme(*, settings: Settings, flats: int, seed: int, speed: f
     out = Path(tempfile.gettempdir()) / f"telecare-run-scheme-{seed}"
     args = build_parser().parse_args([
         "simulate", "scheme", "--flats", str(flats), *pace, "--provision", "--hours", str(_DEMO_HOURS),
-        "--seed", str(seed), "--out", str(out), "--prefix", "demo",
+        "--seed", str(seed), "--out", str(out), "--prefix", "demo", "--org", DEMO_ORG,
     ])
     scheme = asyncio.create_task(args.handler(args, settings), name="simulated-scheme-publisher")
     stopped = asyncio.create_task(stop.wait(), name="simulated-scheme-stop")

@@ -12,10 +12,13 @@ import contextlib
 import importlib
 import logging
 import signal
+import sys
 import tempfile
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 from ingest.service import run_ingest
 from rules.worker import WorkerOptions, run_worker
@@ -53,6 +56,34 @@ def _optional_part(module_name: str, attribute: str) -> PartRunner | None:
     return part
 
 
+async def _announce_console(*, settings: Settings, org_id: str, stop: asyncio.Event) -> None:
+    """Dev mode with a simulated scheme: issue an operator token for it and say where the console is."""
+    try:
+        auth: Any = importlib.import_module("api.auth")
+    except ModuleNotFoundError:
+        return
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        for _ in range(120):  # the scheme provisions its organisation a moment after start
+            if stop.is_set():
+                return
+            if await connection.fetchval("SELECT 1 FROM organisations WHERE org_id = $1", org_id):
+                break
+            await asyncio.sleep(0.5)
+        else:
+            log.warning("the simulated organisation %s never appeared; no console token issued", org_id)
+            return
+        token: str = await auth.issue_token(connection=connection, user_id="demo-operator", role=auth.Role.OPERATOR,
+                                            org_ids=[org_id], resident_ids=[], label="telecare run (dev mode)")
+    finally:
+        await connection.close()
+    sys.stdout.write(
+        f"\nConsole: http://{settings.api_host}:{settings.api_port}/console/\n"
+        f"Operator token for {org_id} (dev mode only; paste it into the console): {token}\n\n"
+    )
+    sys.stdout.flush()
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -82,6 +113,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 else:
                     parts.create_task(simulate(settings=settings, flats=args.simulate_flats, seed=args.seed,
                                                speed=args.speed, stop=stop), name="simulated-scheme")
+                    if settings.dev_mode and serve_api is not None:
+                        parts.create_task(_announce_console(settings=settings, org_id="demo-org", stop=stop),
+                                          name="console-announcement")
     finally:
         if broker is not None:
             broker.stop()

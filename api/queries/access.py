@@ -50,3 +50,16 @@ WHERE ($1::text[] IS NULL OR EXISTS (
 ORDER BY u.user_id
 LIMIT $2
 """
+
+LIST_TOKENS = """
+SELECT t.token_id, t.user_id, u.role, t.label, t.created_at, t.expires_at, t.revoked_at, t.last_used_at
+FROM api_tokens t JOIN api_users u USING (user_id)
+WHERE ($1::text IS NULL OR t.user_id = $1)
+ORDER BY t.token_id
+"""
+
+REVOKE_TOKENS = """
+UPDATE api_tokens SET revoked_at = now()
+WHERE revoked_at IS NULL AND (($1::bigint IS NOT NULL AND token_id = $1) OR ($2::text IS NOT NULL AND user_id = $2))
+RETURNING token_id
+"""

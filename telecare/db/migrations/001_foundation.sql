@@ -54,7 +54,8 @@ CREATE TABLE devices (
     last_state       jsonb NOT NULL DEFAULT '{}'::jsonb,
     removed_at       timestamptz,
     created_at       timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (hub_id, friendly_name)
+    -- Deferred: Zigbee2MQTT users swap names, which passes through a moment with two equal names.
+    CONSTRAINT devices_hub_name UNIQUE (hub_id, friendly_name) DEFERRABLE INITIALLY DEFERRED
 );
 CREATE UNIQUE INDEX devices_hub_ieee ON devices (hub_id, ieee_address) WHERE ieee_address IS NOT NULL;
 

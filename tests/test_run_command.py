@@ -1,0 +1,58 @@
+"""`telecare run`: the whole service with a simulated scheme, as a new user starts it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+import urllib.request
+
+import asyncpg
+
+from telecare.local_broker import free_port
+from tests.conftest import ADMIN_URL
+
+
+async def test_run_starts_ingest_rules_api_and_a_simulated_scheme_whose_events_are_stored() -> None:
+    name = f"telecare_run_{secrets.token_hex(4)}"
+    database_url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    api_port, broker_port = free_port(), free_port()
+    env = {**os.environ, "TELECARE_DATABASE_URL": database_url, "TELECARE_DEV_MODE": "true",
+           "TELECARE_API_PORT": str(api_port), "TELECARE_MQTT_CLIENT_ID": f"run-{name}"}
+    process = await asyncio.to_thread(
+        subprocess.Popen,
+        [".venv/bin/telecare", "run", "--local-broker", "--broker-port", str(broker_port), "--simulate-flats", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        events = 0
+        while time.monotonic() < deadline and events == 0:
+            await asyncio.sleep(1)
+            try:
+                connection = await asyncpg.connect(database_url)
+            except (OSError, asyncpg.PostgresError):
+                continue
+            try:
+                events = int(await connection.fetchval("SELECT count(*) FROM events"))
+            except asyncpg.UndefinedTableError:
+                events = 0
+            finally:
+                await connection.close()
+        assert events > 0, "no simulated event reached the hypertable"
+        body = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{api_port}/readyz", timeout=5).read())
+        ready = json.loads(body)
+        assert ready["status"] == "ok"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.to_thread(process.communicate, timeout=60)
+        admin = await asyncpg.connect(ADMIN_URL)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    assert process.returncode == 0
+    assert f"Console: http://127.0.0.1:{api_port}/console/" in output and "token" in output
