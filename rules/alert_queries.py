@@ -12,7 +12,7 @@ ON CONFLICT (condition) DO UPDATE SET priority = EXCLUDED.priority, repeat_bump 
 """
 
 ACTIVE_FOR_UPDATE = """
-SELECT alert_id, status, priority, repeat_count, raised_at FROM alerts
+SELECT alert_id, status, priority, repeat_count, raised_at, cleared_at FROM alerts
 WHERE run = $1 AND subject_key = $2 AND condition = $3 AND status <> 'closed'
 FOR UPDATE
 """

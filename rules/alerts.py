@@ -94,10 +94,14 @@ async def open_condition(
         bumped = await connection.fetchrow(q.REPEAT_ALERT, alert_id, bump, report.event_time)
         if bumped is None:
             raise LookupError(f"alert {alert_id} vanished while locked")
+        # A condition that comes back after its restore, before anyone closed the alert, is a new
+        # episode on the same alert; the history says so, so evidence can count episodes.
         await add_history(
             connection=connection, alert_id=alert_id, action="repeated", actor=ENGINE_ACTOR,
             event_time=report.event_time,
-            detail={**detail, "priority": bumped["priority"], "repeat_count": bumped["repeat_count"]},
+            detail={**detail, "priority": bumped["priority"], "repeat_count": bumped["repeat_count"],
+                    "after_clear": active["cleared_at"] is not None,
+                    "detected_at": report.detected_at.isoformat()},
         )
         change = AlertChange(alert_id, "repeated")
     await connection.execute(

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ import asyncpg
 from rules.kpi import compute_kpis
 from rules.lifecycle import list_queue
 from rules.replay import replay_history
-from rules.worker import WorkerOptions, run_worker
+from rules.worker import run_rules_worker
 from telecare.cli import print_json
 from telecare.settings import Settings
 
@@ -55,7 +56,7 @@ async def _worker(args: argparse.Namespace, settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await run_worker(database_url=settings.database_url, options=WorkerOptions(run=args.run), stop=stop)
+    await run_rules_worker(settings=settings, stop=stop, run=args.run)
     return 0
 
 
@@ -99,7 +100,7 @@ async def _alerts(args: argparse.Namespace, settings: Settings) -> int:
         queue = await list_queue(connection=connection, org_id=args.org, limit=args.limit)
     finally:
         await connection.close()
-    print_json([view.__repr__() for view in queue])
+    print_json([asdict(view) for view in queue])
     return 0
 
 

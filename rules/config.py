@@ -11,12 +11,23 @@ import asyncpg
 from rules.conditions import Condition
 
 DEFAULT_OUT_OF_BED_MIN = 30
+# Activity elsewhere extends the out-of-bed timer, but never beyond this long after leaving the bed:
+# someone up for hours in the living room at night is what a night worker would go and check.
+DEFAULT_OUT_OF_BED_MAX_MIN = 60
 DEFAULT_LEFT_FLAT_MIN = 30
 DEFAULT_INACTIVITY_MIN = 12 * 60
 DEFAULT_TEMPERATURE_LOW_C = 12.0
 DEFAULT_TEMPERATURE_HIGH_C = 32.0
 DEFAULT_DEVICE_SILENCE_MIN = 4 * 60
+# Silence is judged against how often a kind of device reports when nothing happens: motion, door,
+# leak, climate and bed sensors check in about hourly (Aqara ~50 min); smoke, CO and pendants only
+# every 4-6 h (Heiman, Tuya). Three missed check-ins, or two long ones, before it is a fault.
+_RARELY_REPORTING = frozenset({"smoke", "co", "gas", "heat", "personal_trigger", "button", "pull_cord"})
+RARE_DEVICE_SILENCE = timedelta(hours=13)
+CHATTY_DEVICE_SILENCE = timedelta(hours=3)
 DEFAULT_HUB_SILENCE_MIN = 2 * 60
+DEFAULT_BATTERY_LOW_PERCENT = 20
+BATTERY_HYSTERESIS_PERCENT = 10
 # Hysteresis so a reading that hovers at the limit does not open and clear the condition every minute.
 TEMPERATURE_HYSTERESIS_C = 1.0
 # After the front door moves, activity inside within this settle time is the person leaving, not returning.
@@ -33,14 +44,16 @@ class ResidentRules:
     night_start: time
     night_end: time
     out_of_bed: timedelta
+    out_of_bed_max: timedelta
     left_flat: timedelta
     bed_by: time
     up_by: time
     inactivity: timedelta
     temperature_low_c: float
     temperature_high_c: float
-    device_silence: timedelta
+    device_silence: timedelta | None
     hub_silence: timedelta
+    battery_low_percent: int
     enabled: frozenset[Condition]
     has_bed_sensor: bool
     front_door_devices: frozenset[str]
@@ -77,6 +90,13 @@ class ResidentRules:
         return self.at_local(day=day, clock=clock)
 
 
+def device_silence_for(*, device_type: str, configured: timedelta | None) -> timedelta:
+    """How long a device may stay silent before it is offline: the resident's setting, or by device type."""
+    if configured is not None:
+        return configured
+    return RARE_DEVICE_SILENCE if device_type in _RARELY_REPORTING else CHATTY_DEVICE_SILENCE
+
+
 def _default_bed_by(night_start: time) -> time:
     return time((night_start.hour + 3) % 24, night_start.minute)
 
@@ -87,8 +107,9 @@ def _default_up_by(night_end: time) -> time:
 
 _CONFIG_SQL = """
 SELECT r.resident_id, r.org_id, r.timezone, r.night_start, r.night_end,
-       c.out_of_bed_min, c.left_flat_min, c.bed_by, c.up_by, c.inactivity_min,
-       c.temperature_low_c, c.temperature_high_c, c.device_silence_min, c.hub_silence_min, c.enabled_rules,
+       c.out_of_bed_min, c.out_of_bed_max_min, c.left_flat_min, c.bed_by, c.up_by, c.inactivity_min,
+       c.temperature_low_c, c.temperature_high_c, c.device_silence_min, c.hub_silence_min,
+       c.battery_low_percent, c.enabled_rules,
        COALESCE(array_agg(d.device_id) FILTER (WHERE d.device_type = 'door' AND d.location = 'front_door'
                                                AND d.removed_at IS NULL), '{}') AS front_doors,
        bool_or(d.device_type IN ('bed_sensor', 'mat') AND d.removed_at IS NULL) AS has_bed
@@ -112,6 +133,8 @@ def _from_row(row: asyncpg.Record) -> ResidentRules:
         night_start=row["night_start"],
         night_end=row["night_end"],
         out_of_bed=timedelta(minutes=row["out_of_bed_min"] or DEFAULT_OUT_OF_BED_MIN),
+        out_of_bed_max=timedelta(minutes=max(row["out_of_bed_max_min"] or DEFAULT_OUT_OF_BED_MAX_MIN,
+                                             row["out_of_bed_min"] or DEFAULT_OUT_OF_BED_MIN)),
         left_flat=timedelta(minutes=row["left_flat_min"] or DEFAULT_LEFT_FLAT_MIN),
         bed_by=row["bed_by"] or _default_bed_by(row["night_start"]),
         up_by=row["up_by"] or _default_up_by(row["night_end"]),
@@ -120,8 +143,9 @@ def _from_row(row: asyncpg.Record) -> ResidentRules:
         else DEFAULT_TEMPERATURE_LOW_C,
         temperature_high_c=row["temperature_high_c"] if row["temperature_high_c"] is not None
         else DEFAULT_TEMPERATURE_HIGH_C,
-        device_silence=timedelta(minutes=row["device_silence_min"] or DEFAULT_DEVICE_SILENCE_MIN),
+        device_silence=timedelta(minutes=row["device_silence_min"]) if row["device_silence_min"] else None,
         hub_silence=timedelta(minutes=row["hub_silence_min"] or DEFAULT_HUB_SILENCE_MIN),
+        battery_low_percent=row["battery_low_percent"] or DEFAULT_BATTERY_LOW_PERCENT,
         enabled=enabled,
         has_bed_sensor=bool(row["has_bed"]),
         front_door_devices=frozenset(row["front_doors"]),

@@ -231,11 +231,12 @@ class RulesEngine:
             detected_at=detected_at, detail=detail,
         )
         active = await batch.connection.fetch(
-            "SELECT alert_id, condition, raised_at FROM alerts"
+            "SELECT alert_id, condition, raised_at, cleared_at FROM alerts"
             " WHERE run = $1 AND subject_key = $2 AND status <> 'closed'",
             self.run, resident.resident_id,
         )
-        gap = [row for row in active if row["condition"] in NO_CONTACT_CONDITIONS]
+        # A restored no-contact alert waiting for an operator to close it is no longer a data gap.
+        gap = [row for row in active if row["condition"] in NO_CONTACT_CONDITIONS and row["cleared_at"] is None]
         if any(c in NO_CONTACT_CONDITIONS for (k, c, _s) in batch.open_conditions if k == resident.resident_id) \
                 or gap:
             # Silence from a dead sensor is not inactivity: it is its own condition.

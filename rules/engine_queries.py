@@ -63,8 +63,11 @@ SET last_event_at = GREATEST(rule_device_watch.last_event_at, EXCLUDED.last_even
 
 # Live runs also trust ingest's last_seen (heartbeats that produced no event); replays only see events.
 WATCHED_DEVICES = """
+-- A device is heard when it speaks; the hub when any of its devices or the bridge itself does (a live
+-- bridge must not hide one dead sensor, so the hub's own last_seen is kept apart).
 SELECT w.device_id, w.hub_id, w.resident_id, w.org_id, w.device_type,
-       CASE WHEN $2 THEN GREATEST(w.last_event_at, d.last_seen, h.last_seen) ELSE w.last_event_at END AS last_heard
+       CASE WHEN $2 THEN GREATEST(w.last_event_at, d.last_seen) ELSE w.last_event_at END AS last_heard,
+       CASE WHEN $2 THEN h.last_seen END AS hub_seen
 FROM rule_device_watch w
 LEFT JOIN devices d ON d.device_id = w.device_id
 LEFT JOIN hubs h ON h.hub_id = w.hub_id
@@ -98,6 +101,11 @@ SELECT EXISTS (SELECT 1 FROM events WHERE resident_id = $1 AND time >= $2 AND ti
 """
 LAST_ACTIVITY = """
 SELECT device_id, kind, time FROM events
+WHERE resident_id = $1 AND time <= $2 AND time > $3 AND kind = ANY($4::text[])
+ORDER BY time DESC LIMIT 1
+"""
+LAST_KIND = """
+SELECT kind FROM events
 WHERE resident_id = $1 AND time <= $2 AND time > $3 AND kind = ANY($4::text[])
 ORDER BY time DESC LIMIT 1
 """

@@ -7,7 +7,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rules.conditions import ACTIVATION_KINDS, ACTIVITY_KINDS, STATE_KINDS, Condition
-from rules.config import DOOR_SETTLE, TEMPERATURE_HYSTERESIS_C, ResidentRules
+from rules.config import (
+    BATTERY_HYSTERESIS_PERCENT,
+    DEFAULT_BATTERY_LOW_PERCENT,
+    DOOR_SETTLE,
+    TEMPERATURE_HYSTERESIS_C,
+    ResidentRules,
+)
 from telecare.vocabulary import EventKind
 
 if TYPE_CHECKING:
@@ -40,6 +46,8 @@ async def apply_event(*, engine: RulesEngine, batch: Batch, event: StoredEvent) 
             await engine._open(batch=batch, report=report, activation=False)
     elif kind == EventKind.TEMPERATURE and event.value is not None:
         await _temperature(engine=engine, batch=batch, event=event)
+    elif kind == EventKind.BATTERY and event.value is not None:
+        await _battery_level(engine=engine, batch=batch, event=event)
     resident = engine.residents.get(event.resident_id or "")
     if resident is not None and kind in ACTIVITY_KINDS and not _is_absence(kind=kind, event=event):
         await _activity(engine=engine, batch=batch, event=event, kind=kind, resident=resident)
@@ -85,6 +93,22 @@ async def _temperature(*, engine: RulesEngine, batch: Batch, event: StoredEvent)
             await engine._clear(batch=batch, report=report)
 
 
+async def _battery_level(*, engine: RulesEngine, batch: Batch, event: StoredEvent) -> None:
+    """A percentage under the low mark is a low battery, for devices that send no battery_low flag."""
+    resident = engine.residents.get(event.resident_id or "")
+    low = resident.battery_low_percent if resident else DEFAULT_BATTERY_LOW_PERCENT
+    value = event.value if event.value is not None else 100.0
+    subject_key = event.resident_id or f"hub:{event.hub_id}"
+    report = replace(engine._report(event=event, condition=Condition.BATTERY_LOW, subject=event.device_id),
+                     detail={"percent": value})
+    is_open = (subject_key, Condition.BATTERY_LOW.value, event.device_id) in batch.open_conditions
+    if value < low and not is_open:
+        await engine._open(batch=batch, report=report, activation=False)
+    elif value >= low + BATTERY_HYSTERESIS_PERCENT and is_open:
+        # A new battery: the condition is restored (the alert stays for the operator to close).
+        await engine._clear(batch=batch, report=report)
+
+
 async def _activity(
     *, engine: RulesEngine, batch: Batch, event: StoredEvent, kind: EventKind, resident: ResidentRules
 ) -> None:
@@ -116,12 +140,25 @@ async def _activity(
             for subject in engine._is_open(batch=batch, subject_key=rid, condition=Condition.NOT_IN_BED):
                 await engine._clear(batch=batch, report=engine._report(
                     event=event, condition=Condition.NOT_IN_BED, subject=subject))
+    elif not resident.has_bed_sensor and night is not None and kind == EventKind.MOTION \
+            and event.location == "bedroom":
+        # No bed sensor: the bedroom PIR stands in for the bed. Movement there is "back in bed".
+        timers.cancel(resident_id=rid, rule="out_of_bed", at=moment)
+        for subject in engine._is_open(batch=batch, subject_key=rid, condition=Condition.OUT_OF_BED):
+            await engine._clear(batch=batch, report=engine._report(
+                event=event, condition=Condition.OUT_OF_BED, subject=subject))
+    elif out_of_bed is None and not resident.has_bed_sensor and night is not None and not at_front_door \
+            and kind == EventKind.MOTION:
+        # ...and movement elsewhere at night means the bedroom (and the bed) was left.
+        timers.push_back(resident_id=rid, rule="out_of_bed", subject="", due_at=moment + resident.out_of_bed,
+                         armed_at=moment)
     elif out_of_bed is not None:
         if (at_front_door and kind == EventKind.DOOR_OPEN) or night is None:
             # Going out is the left-the-flat rule's; activity after the night ends is someone up for the day.
             timers.cancel(resident_id=rid, rule="out_of_bed", at=moment)
         else:
-            timers.push_back(resident_id=rid, rule="out_of_bed", subject="", due_at=moment + resident.out_of_bed,
+            due_at = min(moment + resident.out_of_bed, out_of_bed.armed_at + resident.out_of_bed_max)
+            timers.push_back(resident_id=rid, rule="out_of_bed", subject="", due_at=due_at,
                              armed_at=out_of_bed.armed_at)
 
     # Left the flat at night: front door opened, and no sign of life inside since it last moved.

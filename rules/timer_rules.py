@@ -34,18 +34,28 @@ async def fire_timer(*, engine: RulesEngine, batch: Batch, timer: Timer, detecte
     connection = batch.connection
     condition: Condition
     if timer.rule == "out_of_bed":
+        night = resident.night_of(moment=timer.armed_at)
+        if night is not None and timer.due_at >= resident.night_bounds(night=night)[1] - UP_WINDOW_BEFORE_NIGHT_END:
+            return  # up and about in the last hour of the night: up for the day, which "not up by" judges
         condition = Condition.OUT_OF_BED
     elif timer.rule == "left_flat":
         condition = Condition.LEFT_FLAT
     elif timer.rule == "inactivity":
-        if await _is_out(connection=connection, resident_id=resident.resident_id, doors=resident.front_door_devices,
-                         until=timer.due_at, since=timer.due_at - resident.inactivity - timedelta(days=1)):
+        last = await _last_sign(connection=connection, resident_id=resident.resident_id, until=timer.due_at,
+                                since=timer.due_at - resident.inactivity - timedelta(days=1))
+        if last is not None and last["device_id"] in resident.front_door_devices:
             return  # last seen going out of the front door: out, not inactive
+        if last is not None and last["kind"] == EventKind.BED_OCCUPIED.value:
+            return  # asleep in bed: a long lie-in is the "not up by" rule's to judge, not inactivity
         condition = Condition.INACTIVITY
     elif timer.rule == "not_in_bed":
         night_start, _ = resident.night_bounds(night=datetime.fromisoformat(timer.subject).date())
-        if await connection.fetchval(q.KIND_EXISTS, resident.resident_id, night_start, timer.due_at,
-                                     [EventKind.BED_OCCUPIED.value]):
+        # In bed now, whether they went to bed before the night window opened or during it.
+        last_bed = await connection.fetchval(q.LAST_KIND, resident.resident_id, timer.due_at,
+                                             night_start - timedelta(hours=6),
+                                             [EventKind.BED_OCCUPIED.value, EventKind.BED_VACATED.value])
+        if last_bed == EventKind.BED_OCCUPIED.value or await connection.fetchval(
+                q.KIND_EXISTS, resident.resident_id, night_start, timer.due_at, [EventKind.BED_OCCUPIED.value]):
             return
         if await _is_out(connection=connection, resident_id=resident.resident_id, doors=resident.front_door_devices,
                          until=timer.due_at, since=night_start - timedelta(hours=12)):
@@ -53,9 +63,15 @@ async def fire_timer(*, engine: RulesEngine, batch: Batch, timer: Timer, detecte
         condition = Condition.NOT_IN_BED
     elif timer.rule == "not_up":
         _, night_end = resident.night_bounds(night=datetime.fromisoformat(timer.subject).date())
-        kinds = [EventKind.BED_VACATED.value] if resident.has_bed_sensor else _LIFE_SIGNS
-        if await connection.fetchval(q.KIND_EXISTS, resident.resident_id, night_end - UP_WINDOW_BEFORE_NIGHT_END,
-                                     timer.due_at, kinds):
+        if resident.has_bed_sensor:
+            # Up means out of bed now, however early they rose: the last bed event decides.
+            last_bed = await connection.fetchval(q.LAST_KIND, resident.resident_id, timer.due_at,
+                                                 timer.due_at - timedelta(days=1),
+                                                 [EventKind.BED_OCCUPIED.value, EventKind.BED_VACATED.value])
+            if last_bed != EventKind.BED_OCCUPIED.value:
+                return
+        elif await connection.fetchval(q.KIND_EXISTS, resident.resident_id,
+                                       night_end - UP_WINDOW_BEFORE_NIGHT_END, timer.due_at, _LIFE_SIGNS):
             return
         condition = Condition.NOT_UP
     else:
@@ -67,12 +83,20 @@ async def fire_timer(*, engine: RulesEngine, batch: Batch, timer: Timer, detecte
     )
 
 
+async def _last_sign(
+    *, connection: asyncpg.Connection, resident_id: str, until: datetime, since: datetime
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await connection.fetchrow(
+        q.LAST_ACTIVITY, resident_id, until, since, [*_LIFE_SIGNS, "bed_occupied"])
+    return row
+
+
 async def _is_out(
     *, connection: asyncpg.Connection, resident_id: str, doors: frozenset[str], until: datetime, since: datetime
 ) -> bool:
     if not doors:
         return False
-    last = await connection.fetchrow(q.LAST_ACTIVITY, resident_id, until, since, [*_LIFE_SIGNS, "bed_occupied"])
+    last = await _last_sign(connection=connection, resident_id=resident_id, until=until, since=since)
     return last is not None and last["device_id"] in doors
 
 

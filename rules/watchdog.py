@@ -11,7 +11,7 @@ import asyncpg
 from rules import engine_queries as q
 from rules.alerts import AlertChange, ConditionReport, clear_condition
 from rules.conditions import Condition
-from rules.config import DEFAULT_DEVICE_SILENCE_MIN, DEFAULT_HUB_SILENCE_MIN
+from rules.config import DEFAULT_HUB_SILENCE_MIN, device_silence_for
 
 if TYPE_CHECKING:
     from rules.engine import RulesEngine
@@ -36,8 +36,9 @@ async def check_silence(*, engine: RulesEngine, connection: asyncpg.Connection, 
     for hub_id, hub_devices in by_hub.items():
         resident = engine.residents.get(hub_devices[0]["resident_id"] or "")
         hub_silence = resident.hub_silence if resident else timedelta(minutes=DEFAULT_HUB_SILENCE_MIN)
-        device_silence = resident.device_silence if resident else timedelta(minutes=DEFAULT_DEVICE_SILENCE_MIN)
-        hub_heard = max(d["last_heard"] for d in hub_devices)
+        configured_silence = resident.device_silence if resident else None
+        hub_heard = max([d["last_heard"] for d in hub_devices]
+                        + [d["hub_seen"] for d in hub_devices if d["hub_seen"] is not None])
         subject_key = hub_devices[0]["resident_id"] or f"hub:{hub_id}"
         hub_subject = f"hub:{hub_id}"
 
@@ -63,6 +64,9 @@ async def check_silence(*, engine: RulesEngine, connection: asyncpg.Connection, 
             if change:
                 changes.append(change)
         for device in hub_devices:
+            if device["device_type"] == "hub":
+                continue  # the bridge itself is judged by the hub rule above, from all its devices
+            device_silence = device_silence_for(device_type=device["device_type"], configured=configured_silence)
             key = (subject_key, Condition.DEVICE_OFFLINE.value, device["device_id"])
             if device["last_heard"] < now - device_silence:
                 if key not in batch.open_conditions and not batch.suppressions.device_in_maintenance(

@@ -15,6 +15,7 @@ from rules.clock import Clock, WallClock
 from rules.engine import RulesEngine
 from rules.escalation import escalate_unclaimed
 from rules.stream import StreamFollower
+from telecare.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -127,3 +128,8 @@ async def _engine_loop(*, connection: asyncpg.Connection, options: WorkerOptions
             await engine.refresh(connection=connection)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=options.poll_interval_s)
+
+
+async def run_rules_worker(*, settings: Settings, stop: asyncio.Event, run: str = "live") -> None:
+    """The live rules worker for `telecare run`: holds the run's lock (or waits as a standby) until stopped."""
+    await run_worker(database_url=settings.database_url, options=WorkerOptions(run=run), stop=stop)

@@ -41,6 +41,21 @@ async def database_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture
+async def fresh_database_url() -> AsyncIterator[str]:
+    """A database of this test's own, for checks that count everything in it (accuracy against truth)."""
+    name = f"telecare_test_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    url = _database_url(name)
+    await migrate(database_url=url)
+    yield url
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture
 async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A connection to the test session's database."""
     connection = await asyncpg.connect(database_url)

@@ -18,6 +18,7 @@ DEVICES = [
     ("front", "door", "front_door"),
     ("hall", "pir", "hallway"),
     ("bath", "pir", "bathroom"),
+    ("bedpir", "pir", "bedroom"),
     ("smoke", "smoke", "kitchen"),
     ("temp", "temperature", "living_room"),
 ]

@@ -27,6 +27,8 @@ async def _engine(db: asyncpg.Connection, run: str, at: datetime) -> tuple[Rules
 
 async def test_out_of_bed_is_extended_by_activity_and_fires_once(db: asyncpg.Connection, unique: str) -> None:
     resident, _ = await provision_flat(db=db, unique=unique)
+    # The extension is capped (60 min by default, see test_rules_gaps); this resident's cap is 2 h.
+    await db.execute("INSERT INTO rule_config (resident_id, out_of_bed_max_min) VALUES ($1, 120)", resident)
     run = f"t-{unique}"
     engine, follower = await _engine(db, run, NIGHT)
     await store_event(db=db, unique=unique, device="bed", kind="bed_occupied", at=NIGHT)

@@ -1,0 +1,216 @@
+"""Must-show 1: the rules against simulated homes with ground truth; prints a confusion table as JSON.
+
+A fresh database; the simulators' scheme (residents x days, with incidents and faults) goes through
+the real ingest processing and store in-process (bench/pipeline_feed.py: only the MQTT hop is left
+out); `replay_history` (what `telecare rules replay` runs) processes the period on event time under
+its own run name; the alerts are compared with the truth files (bench/rules_truth.py).
+
+    python -m bench.rules_accuracy --residents 50 --days 90 --seed 7 --incidents-per-month 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time as monotonic_time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench.pipeline_feed import feed_messages
+from bench.rules_truth import RaisedAlert, RuleTimes, evaluate
+from rules.config import device_silence_for
+from rules.replay import replay_history
+from simulators.scenario import ScenarioConfig, scenario_messages, scenario_site
+from simulators.truth import ResidentTruth, TruthWriter, load_truth_dir
+from simulators.z2m import Z2mOptions
+from telecare.db.migrate import migrate
+from telecare.settings import Settings
+from telecare.site import SiteFile, provision_site
+
+ADMIN_URL = os.environ.get("TELECARE_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@dataclass(frozen=True, slots=True)
+class AccuracyRun:
+    """What one evaluation produced."""
+
+    report: dict[str, Any]
+    timings: dict[str, float]
+
+
+def care_plan_up_by(truth: ResidentTruth) -> time:
+    """"Not up by" as a care plan would set it: the resident's usual late rise plus two hours.
+
+    The usual rise (weekday mean plus the weekend lie-in) is what staff know of a person; the rule is
+    per resident precisely because one fixed time would call on late risers every morning.
+    """
+    profile = truth.header.get("profile", {})
+    usual = float(profile.get("wake_mean_min", 8 * 60)) + float(profile.get("weekend_shift_min", 0))
+    minutes = min(int(usual + 120), 13 * 60)
+    return time(minutes // 60, minutes % 60)
+
+
+def care_plan_bed_by(truth: ResidentTruth) -> time:
+    """"Not in bed by": the usual bedtime plus three of its spreads and an hour, by 04:00 at the latest."""
+    profile = truth.header.get("profile", {})
+    usual = float(profile.get("bedtime_mean_min", 23 * 60)) + 3 * float(profile.get("bedtime_sd_min", 30)) + 60
+    minutes = int(min(usual, 28 * 60)) % 1440
+    return time(minutes // 60, minutes % 60)
+
+
+async def configure_rules(*, connection: asyncpg.Connection, truth: dict[str, ResidentTruth]) -> dict[str, time]:
+    """Per-resident rule settings a care team would enter (see `care_plan_up_by`, `care_plan_bed_by`)."""
+    up_by = {resident_id: care_plan_up_by(resident) for resident_id, resident in truth.items()}
+    await connection.executemany(
+        "INSERT INTO rule_config (resident_id, up_by, bed_by) VALUES ($1, $2, $3)"
+        " ON CONFLICT (resident_id) DO UPDATE SET up_by = EXCLUDED.up_by, bed_by = EXCLUDED.bed_by",
+        [(rid, up_by[rid], care_plan_bed_by(resident)) for rid, resident in truth.items()],
+    )
+    return up_by
+
+
+async def raised_alerts(*, connection: asyncpg.Connection, run: str) -> list[RaisedAlert]:
+    """Every alert episode of the run, plus every condition attached to an alert as the same incident.
+
+    Nobody closes alerts in a replay, so a condition that returns after its restore lands on the same
+    alert row as a new episode (history `repeated` with `after_clear`); each counts as one alert.
+    """
+    rows = await connection.fetch(
+        "SELECT h.history_id, a.alert_id, a.resident_id, a.condition, h.action, h.event_time,"
+        " h.detail, a.detected_at FROM alert_history h JOIN alerts a USING (alert_id)"
+        " WHERE a.run = $1 AND a.resident_id IS NOT NULL"
+        " AND (h.action IN ('raised', 'related') OR (h.action = 'repeated' AND h.detail->>'after_clear' = 'true'))"
+        " ORDER BY h.history_id", run)
+    alerts: list[RaisedAlert] = []
+    for row in rows:
+        detail = json.loads(row["detail"]) if isinstance(row["detail"], str) else dict(row["detail"])
+        due = detail.get("due_at")
+        due_at = datetime.fromisoformat(due) if isinstance(due, str) else None
+        if row["action"] == "related":
+            alerts.append(RaisedAlert(row["history_id"], row["alert_id"], row["resident_id"], str(detail["condition"]),
+                                      row["event_time"], row["event_time"], None, related_to=row["alert_id"]))
+            continue
+        detected = detail.get("detected_at")
+        detected_at = datetime.fromisoformat(detected) if isinstance(detected, str) else row["detected_at"]
+        alerts.append(RaisedAlert(row["history_id"], row["alert_id"], row["resident_id"], row["condition"],
+                                  row["event_time"], detected_at, due_at))
+    return alerts
+
+
+async def device_silences(*, connection: asyncpg.Connection) -> dict[str, dict[str, timedelta]]:
+    """Each resident's devices (by friendly name) and the silence after which they count as offline."""
+    rows = await connection.fetch(
+        "SELECT h.resident_id, d.friendly_name, d.device_type FROM devices d JOIN hubs h USING (hub_id)"
+        " WHERE h.resident_id IS NOT NULL")
+    silences: dict[str, dict[str, timedelta]] = {}
+    for row in rows:
+        silences.setdefault(row["resident_id"], {})[row["friendly_name"]] = device_silence_for(
+            device_type=row["device_type"], configured=None)
+    return silences
+
+
+async def run_accuracy(
+    *, connection: asyncpg.Connection, config: ScenarioConfig, truth_dir: Path, settings: Settings,
+    run: str,
+) -> AccuracyRun:
+    """Simulate, ingest, replay and evaluate one scenario in the database behind `connection`."""
+    timings: dict[str, float] = {}
+    started = monotonic_time.monotonic()
+    site = SiteFile.model_validate(scenario_site(config=config))
+    await provision_site(connection=connection, site=site)
+    writer = TruthWriter(directory=truth_dir)
+    stats = await feed_messages(connection=connection, settings=settings,
+                                messages=scenario_messages(config=config, truth=writer))
+    timings["simulate_and_ingest_s"] = round(monotonic_time.monotonic() - started, 1)
+    truth = load_truth_dir(directory=truth_dir)
+    up_by = await configure_rules(connection=connection, truth=truth)
+    since = datetime.fromtimestamp(config.start_epoch, UTC)
+    # The simulation ends at the last rise; replaying on past it would read the end of data as a silent flat.
+    until = await connection.fetchval("SELECT max(time) FROM events") + timedelta(seconds=1)
+    started = monotonic_time.monotonic()
+    summary = await replay_history(connection=connection, run=run, since=since, until=until,
+                                   resident_ids=sorted(truth))
+    timings["replay_s"] = round(monotonic_time.monotonic() - started, 1)
+    alerts = await raised_alerts(connection=connection, run=run)
+    report = evaluate(truth=truth, alerts=alerts, device_silence=await device_silences(connection=connection),
+                      times=RuleTimes(up_by=up_by))
+    report["messages"] = stats.messages
+    report["events"] = stats.events
+    report["dead_letters"] = stats.dead_letters
+    report["replay_events"] = summary.events
+    report["replay_events_per_s"] = round(summary.events / max(timings["replay_s"], 0.001))
+    report["alerts"] = len([a for a in alerts if a.related_to is None])
+    return AccuracyRun(report=report, timings=timings)
+
+
+def scenario(*, residents: int, days: int, seed: int, incidents_per_month: float, faults_per_month: float,
+             prefix: str, start: date | None = None, deterioration_share: float = 0.3,
+             forced: tuple[tuple[int, int, str], ...] = ()) -> ScenarioConfig:
+    """The simulated scheme, as fast as possible, with device times on every message."""
+    return ScenarioConfig(
+        seed=seed, residents=residents, days=days, prefix=prefix, org_id=f"{prefix}-org",
+        start=start or (datetime.now(UTC).date() - timedelta(days=days + 2)),
+        z2m=Z2mOptions(last_seen="iso"), incidents_per_month=incidents_per_month,
+        faults_per_month=faults_per_month, forced=forced, deterioration_share=deterioration_share,
+    )
+
+
+def bench_settings(*, database_url: str, days: int) -> Settings:
+    """Settings for the in-process ingest: history older than the default 7-day age limit is accepted."""
+    return Settings(database_url=database_url, dev_mode=True, max_event_age_s=(days + 30) * 86400)
+
+
+async def _main(args: argparse.Namespace) -> dict[str, Any]:
+    name = f"telecare_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    try:
+        await migrate(database_url=url)
+        config = scenario(residents=args.residents, days=args.days, seed=args.seed,
+                          incidents_per_month=args.incidents_per_month, faults_per_month=args.faults_per_month,
+                          prefix="acc")
+        connection = await asyncpg.connect(url)
+        try:
+            with tempfile.TemporaryDirectory(prefix="rules-accuracy-") as truth_dir:
+                result = await run_accuracy(connection=connection, config=config, truth_dir=Path(truth_dir),
+                                            settings=bench_settings(database_url=url, days=args.days),
+                                            run="accuracy")
+        finally:
+            await connection.close()
+    finally:
+        if not args.keep:
+            admin = await asyncpg.connect(ADMIN_URL)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+    return {"scenario": {"residents": args.residents, "days": args.days, "seed": args.seed,
+                         "incidents_per_month": args.incidents_per_month,
+                         "faults_per_month": args.faults_per_month},
+            "database": name if args.keep else None, "timings": result.timings, **result.report}
+
+
+def main() -> None:
+    """Entry point: parse the arguments, run, print JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--residents", type=int, default=50)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--incidents-per-month", type=float, default=2.0)
+    parser.add_argument("--faults-per-month", type=float, default=1.0)
+    parser.add_argument("--keep", action="store_true", help="keep the database for inspection")
+    args = parser.parse_args()
+    sys.stdout.write(json.dumps(asyncio.run(_main(args)), indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""Escalation, KPIs, the live no-contact watchdog, quiet hours, maintenance, the bedroom-PIR fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import asyncpg
+
+from rules.clock import ManualClock
+from rules.engine import RulesEngine
+from rules.escalation import escalate_unclaimed
+from rules.kpi import compute_kpis
+from rules.lifecycle import ActionCode, Outcome, acknowledge, claim, close, record_action
+from rules.stream import StreamFollower
+from rules.suppression import add_suppression
+from tests.rules_helpers import alerts_for, provision_flat, step, store_event
+
+NIGHT = datetime(2026, 1, 12, 23, 0, tzinfo=UTC)
+
+
+async def _engine(db: asyncpg.Connection, run: str, at: datetime, *, replay: bool = False) -> tuple[
+        RulesEngine, StreamFollower]:
+    engine = RulesEngine(run=run, clock=ManualClock(current=at), replay=replay)
+    await engine.refresh(connection=db)
+    follower = StreamFollower(run=run)
+    await follower.ensure_cursor(connection=db, start_at_end=True)
+    return engine, follower
+
+
+async def test_bedroom_pir_stands_in_for_a_missing_bed_sensor(db: asyncpg.Connection, unique: str) -> None:
+    resident, _ = await provision_flat(db=db, unique=unique)
+    await db.execute("UPDATE devices SET removed_at = now() WHERE device_id = $1", f"h-{unique}:bed")
+    run = f"pir-{unique}"
+    engine, follower = await _engine(db, run, NIGHT)
+    # Night 1: a ten-minute bathroom trip, back to the bedroom: nothing to raise.
+    await store_event(db=db, unique=unique, device="bedpir", kind="motion", at=NIGHT)
+    await store_event(db=db, unique=unique, device="hall", kind="motion", at=NIGHT + timedelta(hours=1))
+    await store_event(db=db, unique=unique, device="bath", kind="motion", at=NIGHT + timedelta(hours=1, minutes=3))
+    await store_event(db=db, unique=unique, device="bedpir", kind="motion", at=NIGHT + timedelta(hours=1, minutes=10))
+    await step(db=db, engine=engine, follower=follower, now=NIGHT + timedelta(hours=2))
+    assert await alerts_for(db=db, resident=resident, run=run) == []
+    # Then out of the bedroom, moving about elsewhere but never back: raised at the 60-minute cap.
+    left = NIGHT + timedelta(hours=3)
+    for minute in (0, 20, 40, 58):
+        await store_event(db=db, unique=unique, device="bath" if minute % 40 else "hall", kind="motion",
+                          at=left + timedelta(minutes=minute))
+    await step(db=db, engine=engine, follower=follower, now=left + timedelta(minutes=61))
+    [alert] = await alerts_for(db=db, resident=resident, run=run)
+    assert alert["condition"] == "out_of_bed" and alert["raised_at"] == left + timedelta(minutes=60)
+    await store_event(db=db, unique=unique, device="bedpir", kind="motion", at=left + timedelta(minutes=70))
+    await step(db=db, engine=engine, follower=follower, now=left + timedelta(minutes=71))
+    [alert] = await alerts_for(db=db, resident=resident, run=run)
+    assert alert["cleared_at"] == left + timedelta(minutes=70)
+
+
+async def test_unclaimed_alert_escalates_and_is_pushed(database_url: str, db: asyncpg.Connection,
+                                                       unique: str) -> None:
+    resident, _ = await provision_flat(db=db, unique=unique)
+    engine, follower = await _engine(db, "live", NIGHT)
+    pushed: list[dict[str, object]] = []
+    listener = await asyncpg.connect(database_url)
+    await listener.add_listener("telecare_alerts", lambda *a: pushed.append(json.loads(str(a[3]))))
+    try:
+        await store_event(db=db, unique=unique, device="pendant", kind="personal_trigger", at=NIGHT)
+        await store_event(db=db, unique=unique, device="smoke", kind="smoke", at=NIGHT)
+        await step(db=db, engine=engine, follower=follower, now=NIGHT + timedelta(seconds=1))
+        pendant, smoke = await alerts_for(db=db, resident=resident, run="live")
+        await claim(connection=db, alert_id=smoke["alert_id"], user_id="op-1")  # claimed: must not escalate
+        await escalate_unclaimed(connection=db, run="live", now=datetime.now(UTC) + timedelta(seconds=30))
+        assert (await alerts_for(db=db, resident=resident, run="live"))[0]["escalation_level"] == 0
+        await escalate_unclaimed(connection=db, run="live", now=datetime.now(UTC) + timedelta(seconds=61))
+        pendant_now, smoke_now = await alerts_for(db=db, resident=resident, run="live")
+        assert pendant_now["escalation_level"] == 1 and pendant_now["priority"] == pendant["priority"] - 1
+        assert smoke_now["escalation_level"] == 0
+        await asyncio.sleep(0.3)
+        assert {"alert_id": pendant["alert_id"], "change": "escalated"} in pushed
+        assert {"alert_id": pendant["alert_id"], "change": "raised"} in pushed
+        # The operator's queue, as JSON from the CLI: the escalated pendant alert is in it.
+        telecare = shutil.which("telecare") or str(Path(sys.executable).parent / "telecare")
+        done = subprocess.run(  # noqa: ASYNC221 - the CLI is the thing under test
+            [telecare, "alerts", "--limit", "1000"], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "TELECARE_DATABASE_URL": database_url, "TELECARE_DEV_MODE": "true"},
+                              check=True)
+        queue = {item["alert_id"]: item for item in json.loads(done.stdout)}
+        assert queue[pendant["alert_id"]]["escalation_level"] == 1
+        assert queue[smoke["alert_id"]]["claimed_by"] == "op-1"
+        for alert in (pendant, smoke):
+            await close(connection=db, alert_id=alert["alert_id"], user_id="op-1", outcome=Outcome.TEST)
+    finally:
+        await listener.close()
+
+
+async def test_kpis_from_the_lifecycle(db: asyncpg.Connection, unique: str) -> None:
+    resident, _ = await provision_flat(db=db, unique=unique)
+    run = f"kpi-{unique}"
+    engine, follower = await _engine(db, run, NIGHT)
+    for device, kind in (("pendant", "personal_trigger"), ("smoke", "smoke"), ("bath", "flood")):
+        await store_event(db=db, unique=unique, device=device, kind=kind, at=NIGHT)
+    await step(db=db, engine=engine, follower=follower, now=NIGHT + timedelta(seconds=1))
+    pendant, smoke, flood = await alerts_for(db=db, resident=resident, run=run)
+    plans = ((pendant, 30, Outcome.FALSE_ALARM), (smoke, 120, Outcome.RESPONDER_ATTENDED),
+             (flood, 300, Outcome.REASSURED))
+    for alert, ack_after, outcome in plans:
+        queued = alert["queued_at"]
+        await acknowledge(connection=db, alert_id=alert["alert_id"], user_id="op",
+                          at=queued + timedelta(seconds=ack_after))
+        if outcome == Outcome.RESPONDER_ATTENDED:
+            await record_action(connection=db, alert_id=alert["alert_id"], user_id="op",
+                                action=ActionCode.RESPONDER_ATTENDED, at=queued + timedelta(minutes=50))
+        await close(connection=db, alert_id=alert["alert_id"], user_id="op", outcome=outcome,
+                    at=queued + timedelta(minutes=ack_after))
+    kpis = await compute_kpis(connection=db, since=NIGHT - timedelta(days=3650), until=NIGHT + timedelta(days=3650),
+                              run=run)
+    assert kpis["alerts"] == 3 and kpis["acknowledged"] == 3
+    assert abs(kpis["ack_within_60s"] - 1 / 3) < 1e-9 and abs(kpis["ack_within_180s"] - 2 / 3) < 1e-9
+    assert kpis["close_s_p50"] == 120 * 60
+    assert kpis["attendances"] == 1 and kpis["attended_within_45min"] == 0 and kpis["attended_within_60min"] == 1
+    by_type = kpis["false_alarm_rate_by_device_type"]
+    assert by_type["personal_trigger"]["rate"] == 1.0 and by_type["smoke"]["rate"] == 0.0
+    assert kpis["false_alarm_rate_by_resident"][resident] == {"closed": 3, "false_alarms": 1, "rate": 1 / 3}
+
+
+async def test_live_watchdog_reads_last_seen_groups_by_hub_and_restores(db: asyncpg.Connection, unique: str) -> None:
+    resident, hub = await provision_flat(db=db, unique=unique)
+    run = f"dog-{unique}"
+    start = NIGHT - timedelta(hours=5)
+    engine, follower = await _engine(db, run, start)
+    for device in ("hall", "bath", "bedpir", "temp", "front", "smoke", "pendant", "bed"):
+        await store_event(db=db, unique=unique, device=device, kind="battery", at=start, value=90)
+    await store_event(db=db, unique=unique, device="bed", kind="bed_occupied", at=start)
+    await step(db=db, engine=engine, follower=follower, now=start)
+
+    async def heard(at: datetime, *, devices: list[str] | None = None, bridge: bool = True) -> None:
+        names = devices or ["hall", "bath", "bedpir", "temp", "front", "smoke", "pendant", "bed"]
+        await db.execute("UPDATE devices SET last_seen = $2 WHERE device_id = ANY($1::text[])",
+                         [f"{hub}:{name}" for name in names], at)
+        if bridge:
+            await db.execute("UPDATE hubs SET last_seen = $2 WHERE hub_id = $1", hub, at)
+
+    # Check-ins (no events) keep everything alive except the hallway PIR, silent for over 3 h.
+    await heard(NIGHT - timedelta(minutes=10), devices=["bath", "bedpir", "temp", "front", "smoke", "pendant", "bed"])
+    async with db.transaction():
+        await engine.tick(connection=db, now=NIGHT, with_watchdog=True)
+    [alert] = await alerts_for(db=db, resident=resident, run=run)
+    assert (alert["condition"], alert["device_id"]) == ("device_offline", f"{hub}:hall")
+    await heard(NIGHT + timedelta(minutes=1), devices=["hall"], bridge=False)
+    async with db.transaction():
+        await engine.tick(connection=db, now=NIGHT + timedelta(minutes=2), with_watchdog=True)
+    [alert] = await alerts_for(db=db, resident=resident, run=run)
+    assert alert["cleared_at"] is not None and alert["status"] == "raised"  # restored, still for an operator
+    # Then the whole hub goes quiet: one hub_offline alert, not one per device.
+    later = NIGHT + timedelta(hours=6)
+    async with db.transaction():
+        await engine.tick(connection=db, now=later, with_watchdog=True)
+    alerts = await alerts_for(db=db, resident=resident, run=run)
+    assert [a["condition"] for a in alerts] == ["device_offline", "hub_offline"]
+    await heard(later + timedelta(minutes=1))
+    async with db.transaction():
+        await engine.tick(connection=db, now=later + timedelta(minutes=2), with_watchdog=True)
+    assert all(a["cleared_at"] is not None for a in await alerts_for(db=db, resident=resident, run=run))
+
+
+async def test_quiet_hours_hold_activity_rules_not_alarms(db: asyncpg.Connection, unique: str) -> None:
+    resident, _ = await provision_flat(db=db, unique=unique)
+    run = f"quiet-{unique}"
+    engine, follower = await _engine(db, run, NIGHT)
+    await add_suppression(connection=db, kind="quiet_hours", created_by="op", resident_id=resident,
+                          local_start=time(22, 30), local_end=time(6, 0), reason="own routine")
+    await store_event(db=db, unique=unique, device="bed", kind="bed_occupied", at=NIGHT - timedelta(hours=1))
+    await store_event(db=db, unique=unique, device="bed", kind="bed_vacated", at=NIGHT)
+    await store_event(db=db, unique=unique, device="pendant", kind="personal_trigger", at=NIGHT + timedelta(hours=2))
+    await step(db=db, engine=engine, follower=follower, now=NIGHT + timedelta(hours=3))
+    assert [a["condition"] for a in await alerts_for(db=db, resident=resident, run=run)] == ["personal_trigger"]
+    held = await db.fetch("SELECT condition, reason FROM rule_suppressed WHERE run = $1", run)
+    assert [(r["condition"], r["reason"]) for r in held] == [("out_of_bed", "quiet_hours: own routine")]
+
+
+async def test_maintenance_silences_one_device_for_its_window(db: asyncpg.Connection, unique: str) -> None:
+    resident, hub = await provision_flat(db=db, unique=unique)
+    run = f"maint-{unique}"
+    engine, follower = await _engine(db, run, NIGHT)
+    await add_suppression(connection=db, kind="maintenance", created_by="tech", device_id=f"{hub}:smoke",
+                          starts_at=NIGHT - timedelta(minutes=5), ends_at=NIGHT + timedelta(minutes=30),
+                          reason="detector replaced")
+    await store_event(db=db, unique=unique, device="smoke", kind="smoke", at=NIGHT)
+    await store_event(db=db, unique=unique, device="pendant", kind="personal_trigger", at=NIGHT + timedelta(minutes=1))
+    await step(db=db, engine=engine, follower=follower, now=NIGHT + timedelta(minutes=2))
+    assert [a["condition"] for a in await alerts_for(db=db, resident=resident, run=run)] == ["personal_trigger"]
+    await store_event(db=db, unique=unique, device="smoke", kind="smoke", at=NIGHT + timedelta(minutes=45))
+    await step(db=db, engine=engine, follower=follower, now=NIGHT + timedelta(minutes=46))
+    assert [a["condition"] for a in await alerts_for(db=db, resident=resident, run=run)] == [
+        "personal_trigger", "smoke"]
