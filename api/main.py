@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 import asyncpg
@@ -21,8 +21,21 @@ from api.errors import install_error_handlers
 from api.live import AlertFeed
 from api.metrics import ApiMetrics
 from api.middleware import SecurityAndMetricsMiddleware
-from api.routers import alerts, audit, devices, events, health, kpis, organisations, residents, stream, users
+from api.routers import (
+    alerts,
+    audit,
+    devices,
+    events,
+    health,
+    kpis,
+    organisations,
+    reports,
+    residents,
+    stream,
+    users,
+)
 from api.state import ApiState
+from models.config import EvidenceConfig
 from telecare.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +51,8 @@ class ApiOptions:
     pool_max_size: int = 10
     max_failed_sign_ins: int = 10
     failed_sign_in_window_s: float = 60.0
+    # Night, baseline and cost rules for the evidence reports.
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
 
 
 def create_app(*, settings: Settings, options: ApiOptions | None = None) -> FastAPI:
@@ -45,7 +60,8 @@ def create_app(*, settings: Settings, options: ApiOptions | None = None) -> Fast
     opts = options or ApiOptions()
     state = ApiState(settings=settings, metrics=ApiMetrics(),
                      login_limiter=FailedLoginLimiter(max_failures=opts.max_failed_sign_ins,
-                                                      window_s=opts.failed_sign_in_window_s))
+                                                      window_s=opts.failed_sign_in_window_s),
+                     evidence=opts.evidence)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -69,7 +85,7 @@ def create_app(*, settings: Settings, options: ApiOptions | None = None) -> Fast
     app.state.api = state
     install_error_handlers(app=app)
     # The live stream comes before the alerts router so `/stream` is not read as an alert id.
-    for module in (stream, alerts, residents, events, devices, organisations, users, kpis, audit, health):
+    for module in (stream, alerts, residents, events, devices, organisations, users, kpis, audit, reports, health):
         app.include_router(module.router)
     static_dir = resources.files("api") / "static"
     app.mount("/console", StaticFiles(directory=str(static_dir), html=True), name="console")

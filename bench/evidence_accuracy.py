@@ -75,7 +75,8 @@ async def simulated(*, url: str, residents: int, days: int, seed: int, replay_ru
         nights = await compute_nights(connection=connection, resident=resident, first=truth.nights[0].night_of,
                                       last=truth.nights[-1].night_of, config=evidence)
         summaries.update({(truth.resident_id, n.night_of.isoformat()): n for n in nights})
-        all_truth += truth_nights(truth=truth, alarm_windows=replay_rules)
+        all_truth += truth_nights(truth=truth, alarm_windows=replay_rules, night_hours=config.night_window,
+                                  timezone=config.timezone)
         if index < pir_only_share:
             # The same flats read without their bed pads: the PIR-only method on the same nights.
             await connection.execute(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from models.nightly import NightSummary
+from models.nights import night_window
 
 # Incidents that a night worker would have had to deal with: each should raise a night alert.
 ALARM_INCIDENTS = frozenset(
@@ -29,6 +31,7 @@ class TruthNight:
     bathroom_visits: int
     door_exits: int
     alarm: bool | None
+    alarm_kinds: tuple[str, ...] = ()
 
 
 def _quantiles(values: list[float]) -> dict[str, float] | None:
@@ -53,7 +56,8 @@ def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSu
     bath_diff: Counter[int] = Counter()
     door_diff: Counter[int] = Counter()
     out_err: list[float] = []
-    alarm_nights = alarm_exact = alarm_true = alarm_found = 0
+    alarm_nights = alarm_exact = alarm_true = alarm_found = alarm_both = 0
+    alarm_misses: list[dict[str, Any]] = []
     methods: Counter[str] = Counter()
     for night in truth:
         summary = summaries.get((night.resident_id, night.night_of))
@@ -77,6 +81,11 @@ def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSu
             alarm_exact += found == night.alarm
             alarm_true += night.alarm
             alarm_found += found
+            alarm_both += found and night.alarm
+            if found != night.alarm:
+                alarm_misses.append({"resident_id": night.resident_id, "night_of": night.night_of,
+                                     "truth_incidents": list(night.alarm_kinds),
+                                     "measured_alerts": summary.alerts_by_type})
     judged = len(onset_err)
 
     def share(count: int, of: int) -> float | None:
@@ -96,6 +105,11 @@ def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSu
             "judged": alarm_nights, "exact_pct": share(alarm_exact, alarm_nights),
             "truth_pct_nights_with_alarm": share(alarm_true, alarm_nights),
             "measured_pct_nights_with_alert": share(alarm_found, alarm_nights),
+            # Nights, not alerts: both say alarm / only the truth / only the measurement / neither.
+            "confusion": {"both": alarm_both, "truth_only": alarm_true - alarm_both,
+                          "measured_only": alarm_found - alarm_both,
+                          "neither": alarm_nights - alarm_true - alarm_found + alarm_both},
+            "disagreements": alarm_misses[:40],
         },
         "errors": {
             "sleep_onset_abs_min": _quantiles(finite),
@@ -109,17 +123,27 @@ def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSu
     }
 
 
-def truth_nights(*, truth: Any, alarm_windows: bool = True) -> list[TruthNight]:
-    """TruthNight records from a loaded `ResidentTruth` (simulators.truth), with alarm nights."""
+def truth_nights(*, truth: Any, alarm_windows: bool = True, night_hours: tuple[time, time] = (time(22), time(7)),
+                 timezone: str = "Europe/London") -> list[TruthNight]:
+    """TruthNight records from a loaded `ResidentTruth` (simulators.truth), with alarm nights.
+
+    An alarm night is one with an incident starting inside the night window (the same window the
+    product counts night alerts in), not only between sleep onset and wake: a smoke alarm while
+    cooking at 22:30 or a fall at 06:30 is still a night alarm for the night worker."""
     out: list[TruthNight] = []
+    tz = ZoneInfo(timezone)
     incidents = [i for i in truth.incidents if i.kind in ALARM_INCIDENTS]
     for night in truth.nights:
         alarm: bool | None = None
+        kinds: tuple[str, ...] = ()
         if alarm_windows:
-            alarm = any(night.sleep_onset <= i.start < night.wake for i in incidents)
+            window = night_window(night_of=night.night_of, start=night_hours[0], end=night_hours[1], tz=tz)
+            kinds = tuple(i.kind for i in incidents if window.start <= i.start < window.end)
+            alarm = bool(kinds)
         out.append(TruthNight(
             resident_id=truth.resident_id, night_of=night.night_of.isoformat(), sleep_onset=night.sleep_onset,
             wake=night.wake, bed_exits=len(night.bed_exits), minutes_out_of_bed=night.minutes_out_of_bed,
             bathroom_visits=night.bathroom_visits, door_exits=len(night.door_exits), alarm=alarm,
+            alarm_kinds=kinds,
         ))
     return out

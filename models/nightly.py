@@ -206,8 +206,15 @@ async def compute_nights(
     reports += [(e.time, e.kind, e.device_id, e.is_restore) for e in events
                 if e.kind in ("device_offline", "hub_offline")]
     outages = outages_from_reports(reports=sorted(reports), until=end)
+    times = [event.time for event in events]
+    heard_at = [e.time for e in events if e.kind not in ("device_offline", "hub_offline")]
     for gap in await connection.fetch(q.WATCHDOG_GAPS, resident.resident_id, config.alerts_run, start, end):
         stop = gap["cleared_at"] or gap["closed_at"] or end
+        # A silence alert can stay open long after the hub spoke again (until an operator closes it, or
+        # when a replay never clears it): the first event heard after it was raised ends the gap.
+        heard = bisect.bisect_right(heard_at, gap["raised_at"])
+        if heard < len(heard_at):
+            stop = min(stop, heard_at[heard])
         outages.append(Outage(None if gap["condition"] != "device_offline" else gap["device_id"],
                               gap["raised_at"], stop))
     alert_rows = await connection.fetch(q.NIGHT_ALERTS, resident.resident_id, config.alerts_run, start, end)
@@ -219,7 +226,6 @@ async def compute_nights(
         )
         for r in alert_rows
     ]
-    times = [event.time for event in events]
     return [
         summarise_night(resident=resident, night_of=night_of, events=events, times=times, devices=devices,
                         outages=outages, alerts=alerts, config=config)

@@ -24,6 +24,8 @@ EDITORS = {"provider_a", "admin"}
 AWAY = {"operator_a", "provider_a", "admin"}
 NOT_REVIEWER = {"operator_a", "provider_a", "admin"}
 PUBLIC = {"getHealth", "getReadiness", "getMetrics"}
+DECIDERS = {"provider_a", "reviewer_a", "admin"}
+NIGHTS = "from=2026-02-01&to=2026-02-07"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,13 @@ def cells(world: World, variant: str) -> dict[str, Cell]:
         "listUsers": Cell("GET", f"/api/users?org_id={org}", {"admin"}, "list"),
         "getKpis": Cell("GET", f"/api/kpis?org_id={org}", NOT_REVIEWER, "row"),
         "listAuditLog": Cell("GET", f"/api/audit?resident_id={resident}", {"admin"}, "list"),
+        "listResidentNights": Cell("GET", f"/api/reports/residents/{resident}/nights?{NIGHTS}", ALL, "row"),
+        "getEvidencePack": Cell("GET", f"/api/reports/residents/{resident}/pack?{NIGHTS}&format=csv", ALL, "row"),
+        "getSchemeView": Cell("GET", f"/api/reports/organisations/{org}/scheme?to=2026-02-07", NOT_REVIEWER, "row"),
+        "recordReviewDecision": Cell("POST", f"/api/reports/residents/{resident}/decisions", DECIDERS, "row",
+                                     body={"decision": "maintain", "criteria": "two door exits a week",
+                                           "reviewer": "SW Jones", "decided_on": "2026-02-08",
+                                           "follow_up_on": "2026-05-08"}),
         "getHealth": Cell("GET", "/healthz", ALL | {"anonymous"}, "global"),
         "getReadiness": Cell("GET", "/readyz", ALL | {"anonymous"}, "global"),
         "getMetrics": Cell("GET", "/metrics", ALL | {"anonymous"}, "global"),

@@ -13,9 +13,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from api.routers import reports
+from api.auth import Role, issue_token
 from bench.evidence_load import Wire, ingest_in_process, provision
 from bench.evidence_truth import compare, truth_nights
 from models.config import EvidenceConfig
@@ -27,6 +26,7 @@ from models.service import run_nightly
 from simulators.scenario import ScenarioConfig, scenario_messages, scenario_site
 from simulators.truth import ResidentTruth, TruthWriter, load_truth_dir
 from telecare.settings import Settings
+from tests.api_helpers import ApiServer, api_server, build_world  # noqa: F401 - api_server is a fixture
 
 DAYS = 12
 
@@ -113,6 +113,31 @@ async def test_a_night_without_working_sensors_is_unknown_not_quiet(db: asyncpg.
     assert stored[0].status == "unknown"
 
 
+async def test_a_silence_alert_left_open_ends_when_the_hub_is_heard_again(db: asyncpg.Connection,
+                                                                         scheme: Scheme) -> None:
+    """A hub_offline alert nobody cleared (an operator has not closed it yet) does not blank out the nights after
+    the hub spoke again; the gap itself still counts against coverage."""
+    resident_id = next(iter(scheme.truths))
+    resident = await load_resident(connection=db, resident_id=resident_id)
+    assert resident is not None
+    target = scheme.first + timedelta(days=6)
+    window = night_window(night_of=target, start=resident.night_start, end=resident.night_end, tz=resident.tz)
+    hub_id = await db.fetchval("SELECT hub_id FROM hubs WHERE resident_id = $1", resident_id)
+    alert_id = await db.fetchval(
+        "INSERT INTO alerts (run, org_id, resident_id, subject_key, hub_id, condition, priority, base_priority,"
+        " raised_at, detected_at, last_event_at) VALUES ('live', $1, $2, $2, $3, 'hub_offline', 3, 3, $4, $4, $4)"
+        " RETURNING alert_id", resident.org_id, resident_id, hub_id, window.start + timedelta(hours=3))
+    try:
+        nights = await compute_nights(connection=db, resident=resident, first=target, last=target + timedelta(days=2),
+                                      config=EvidenceConfig())
+    finally:
+        await db.execute("DELETE FROM alert_history WHERE alert_id = $1", alert_id)
+        await db.execute("DELETE FROM alerts WHERE alert_id = $1", alert_id)
+    # The night of the alert is covered until it was raised, and not from then until the hub was heard.
+    assert 3 / window.hours - 0.01 <= nights[0].coverage < 1
+    assert [n.status for n in nights[1:]] == ["ok", "ok"] and all(n.coverage > 0.99 for n in nights[1:])
+
+
 async def test_reactivation_trigger_raises_one_review_alert(db: asyncpg.Connection, scheme: Scheme) -> None:
     """A trigger met by the real nights raises a care_review alert in the queue; one not met raises none."""
     resident_id, truth = list(scheme.truths.items())[1]
@@ -159,18 +184,97 @@ async def test_pack_compares_periods_and_prices_the_nights(db: asyncpg.Connectio
     assert sum(sum(row) for row in pack["activity"]["days"].values()) > 100
 
 
-async def test_reports_router_serves_csv_and_refuses_without_auth(database_url: str, scheme: Scheme) -> None:
-    """The router answers a CSV pack once auth is wired, and refuses everyone while it is a placeholder."""
-    app = FastAPI()
-    app.include_router(reports.router)
-    app.state.settings = Settings(database_url=database_url, dev_mode=True)
-    resident_id = list(scheme.truths)[3]
-    url = f"/reports/residents/{resident_id}/pack?from={scheme.first}&to={scheme.last}&format=csv"
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-        assert (await client.get(url)).status_code == 401
-        app.dependency_overrides[reports.current_user] = lambda: "reviewer-1"
-        answer = await client.get(url)
-        assert answer.status_code == 200
-        assert len(answer.text.strip().splitlines()) == (scheme.last - scheme.first).days + 2
-        missing = await client.get(f"/reports/residents/nobody/pack?from={scheme.first}&to={scheme.last}")
-        assert missing.status_code == 404
+async def test_reports_over_http_are_scoped_and_audited(db: asyncpg.Connection, scheme: Scheme, unique: str,
+                                                       api_server: ApiServer) -> None:  # noqa: F811
+    """Staff of the scheme get packs, nights and the scheme view; a reviewer records a decision for an
+    assigned resident only; outsiders get the same 404 as for nobody; every access lands in the audit log."""
+    org_id = scheme.config.org_id
+    residents = list(scheme.truths)
+    mine, other = residents[3], residents[0]
+    provider = await issue_token(connection=db, user_id=f"prov-{unique}", role=Role.PROVIDER, org_ids=[org_id],
+                                 resident_ids=[])
+    reviewer = await issue_token(connection=db, user_id=f"sw-{unique}", role=Role.REVIEWER, org_ids=[org_id],
+                                 resident_ids=[mine])
+    outsider = (await build_world(db=db, unique=unique)).tokens["operator_b"]
+    period = f"from={scheme.first}&to={scheme.last}"
+    nights = (scheme.last - scheme.first).days + 1
+
+    async with httpx.AsyncClient(base_url=api_server.base_url, timeout=30) as http:
+        def auth(token: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {token}"}
+
+        csv = await http.get(f"/api/reports/residents/{mine}/pack?{period}&format=csv", headers=auth(provider))
+        assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+        assert len(csv.text.strip().splitlines()) == nights + 1
+        listed = (await http.get(f"/api/reports/residents/{mine}/nights?{period}", headers=auth(provider))).json()
+        assert listed[0]["night_of"] == scheme.first.isoformat() and len(listed) == nights
+        assert {n["method"] for n in listed} == {"bed_sensor"}
+        view = (await http.get(f"/api/reports/organisations/{org_id}/scheme?to={scheme.last}",
+                               headers=auth(provider))).json()
+        assert sorted(row["resident_id"] for row in view) == sorted(residents)
+
+        decision = {"decision": "reduce", "criteria": "no door exits at night for 10 nights", "reviewer": "SW Patel",
+                    "decided_on": scheme.last.isoformat(),
+                    "follow_up_on": (scheme.last + timedelta(days=42)).isoformat(),
+                    "support_from": "waking_night", "support_to": "sleep_in"}
+        made = await http.post(f"/api/reports/residents/{mine}/decisions", json=decision, headers=auth(reviewer))
+        assert made.status_code == 201
+        pack = (await http.get(f"/api/reports/residents/{mine}/pack?{period}", headers=auth(reviewer))).json()
+        assert pack["decisions"][0]["decision"] == "reduce" and pack["decisions"][0]["recorded_by"] == f"sw-{unique}"
+
+        # Outside the caller's scope looks exactly like a resident that does not exist.
+        nobody = await http.get(f"/api/reports/residents/nobody-{unique}/pack?{period}", headers=auth(reviewer))
+        for token, path in ((reviewer, f"/api/reports/residents/{other}/pack?{period}"),
+                            (outsider, f"/api/reports/residents/{mine}/nights?{period}")):
+            refused = await http.get(path, headers=auth(token))
+            assert (refused.status_code, refused.json()) == (404, nobody.json())
+        assert (await http.post(f"/api/reports/residents/{other}/decisions", json=decision,
+                                headers=auth(reviewer))).status_code == 404
+        assert (await http.get(f"/api/reports/organisations/{org_id}/scheme?to={scheme.last}",
+                               headers=auth(reviewer))).status_code == 403
+        assert (await http.get(f"/api/reports/residents/{mine}/pack?{period}")).status_code == 401
+
+    audit_rows = await db.fetch("SELECT user_id, action, resident_id, outcome FROM audit_log WHERE user_id = ANY($1)"
+                                " AND action LIKE 'reports.%' ORDER BY audit_id",
+                                [f"prov-{unique}", f"sw-{unique}"])
+    seen = [(r["user_id"].split("-")[0], r["action"], r["resident_id"], r["outcome"]) for r in audit_rows]
+    assert ("prov", "reports.pack", mine, "allowed") in seen and ("prov", "reports.nights", mine, "allowed") in seen
+    assert ("sw", "reports.decide", mine, "allowed") in seen
+    assert sum(1 for who, _, _, outcome in seen if who == "sw" and outcome == "denied") == 4
+
+
+async def test_flats_without_a_bed_pad_are_read_from_bedroom_and_hallway_pirs(db: asyncpg.Connection,
+                                                                              scheme: Scheme) -> None:
+    """The same flats read with their bed pads gone: the PIR method is chosen, said, and agrees with the truth."""
+    truth, summaries = [], {}
+    # Rolled back afterwards: the other tests keep the flats with their pads.
+    change = db.transaction()
+    await change.start()
+    try:
+        for resident_truth in list(scheme.truths.values())[:2]:
+            resident_id = resident_truth.resident_id
+            await db.execute("UPDATE devices SET removed_at = now() WHERE device_type = 'bed_sensor' AND hub_id IN "
+                             "(SELECT hub_id FROM hubs WHERE resident_id = $1)", resident_id)
+            # The pad's history goes too: a flat that never had one.
+            await db.execute("DELETE FROM events WHERE resident_id = $1 AND device_type = 'bed_sensor'", resident_id)
+            resident = await load_resident(connection=db, resident_id=resident_id)
+            assert resident is not None
+            nights = await compute_nights(connection=db, resident=resident, first=scheme.first, last=scheme.last,
+                                          config=EvidenceConfig())
+            summaries.update({(resident_id, n.night_of.isoformat()): n for n in nights})
+            truth += [t for t in truth_nights(truth=resident_truth, alarm_windows=False)
+                      if scheme.first.isoformat() <= t.night_of <= scheme.last.isoformat()]
+    finally:
+        await change.rollback()
+    figures = compare(truth=truth, summaries=summaries)
+    assert figures["methods"] == {"pir": figures["judged_nights"]}
+    assert figures["judged_nights"] >= 0.9 * len(truth)
+    assert figures["bed_exits_exact_pct"] >= 85
+    assert figures["sleep_onset_within_pct"] >= 90
+    assert figures["wake_within_pct"] >= 90
+    # Rolled back: the flats read with their pads again.
+    resident = await load_resident(connection=db, resident_id=next(iter(scheme.truths)))
+    assert resident is not None
+    again = await compute_nights(connection=db, resident=resident, first=scheme.first, last=scheme.first,
+                                 config=EvidenceConfig())
+    assert again[0].method == "bed_sensor"

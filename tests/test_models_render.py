@@ -37,6 +37,17 @@ async def test_html_and_pdf_show_the_charts(db: asyncpg.Connection, scheme: Sche
         bars = await page.locator("#nightly-bars rect").count()
         assert cells > 50 and bars >= sum(1 for n in pack["nights"] if n["status"] == "ok" and n["bed_exits"])
         await page.screenshot(path=str(folder / "evidence-pack.png"), full_page=True)
+        # As printed on A4 (190 mm between the PDF's margins, about 718 CSS px): every chart fits the page
+        # and the activity chart's last hour label is not cut off.
+        await page.set_viewport_size({"width": 718, "height": 1000})
+        await page.emulate_media(media="print")
+        for chart in ("#activity-chart svg", "#nightly-bars svg", "#alert-timeline svg"):
+            box = await page.locator(chart).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 718, (chart, box)
+        chart_box = await page.locator("#activity-chart svg").bounding_box()
+        label_box = await page.locator("#activity-chart text", has_text="24:00").bounding_box()
+        assert chart_box is not None and label_box is not None
+        assert label_box["x"] + label_box["width"] <= chart_box["x"] + chart_box["width"], (label_box, chart_box)
         await browser.close()
     pdf = await html_to_pdf(html=html, screenshot=folder / "evidence-pack-print.png")
     (folder / f"evidence-pack-{date.today()}.pdf").write_bytes(pdf)

@@ -9,6 +9,8 @@ from models.render.svg import activity_chart, alert_timeline, nightly_bars
 
 _CSS = """
 body{font-family:Helvetica,Arial,sans-serif;color:#111;margin:24px;max-width:960px}
+/* Charts are drawn 900 wide; on an A4 page (about 720 px between margins) they scale down whole. */
+svg{max-width:100%;height:auto}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:16px;margin:22px 0 6px;border-bottom:1px solid #444}
 table{border-collapse:collapse;font-size:12px;margin:6px 0} td,th{border:1px solid #888;padding:3px 6px;text-align:right}
 th:first-child,td:first-child{text-align:left} .flag{background:#fff4d6;border-left:4px solid #E69F00;padding:4px 8px;margin:4px 0}

@@ -38,8 +38,9 @@ def activity_chart(*, activity: dict[str, Any], night_window: str, width: int = 
     days: dict[str, list[int]] = activity["days"]
     labels = list(days)
     cell_h = 9 if len(labels) > 60 else 14
-    left, top = 78, 26
-    cell_w = (width - left - 10) / 48
+    # The right margin holds half of the centred "24:00" label, which would otherwise be cut off.
+    left, top, right = 78, 26, 24
+    cell_w = (width - left - right) / 48
     height = top + cell_h * len(labels) + 30
     peak = max((max(row) for row in days.values()), default=0)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
