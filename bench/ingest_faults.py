@@ -284,6 +284,8 @@ async def run_fault_scenario(*, fault: str, events: int, work_dir: Path | None =
             "stored_before_fault": in_db_at_fault,
             "seconds": round(elapsed, 1),
             "exact": not missing and not extra and dead == 0,
+            # A worker that died on the fault would show up as missing events; say so plainly.
+            "ingest_alive_at_end": ingest.poll() is None,
             "examples_missing": [list(key) for key in list(missing)[:3]],
             "examples_extra": [list(key) for key in list(extra)[:3]],
         }

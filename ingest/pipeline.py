@@ -42,6 +42,19 @@ _CONNECTION_ERRORS = (
 )
 
 
+# SQLSTATE classes that say "try again later", not "this data is wrong": connection exceptions,
+# operator intervention (shutdown, crash recovery), insufficient resources, system errors.
+_TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "57", "53", "58"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a database error is the database being away (retry) rather than refusing the data."""
+    if isinstance(exc, _CONNECTION_ERRORS):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
+
+
 def backoff_delay(*, attempt: int, cap_s: float = _BACKOFF_CAP_S) -> float:
     """Capped exponential backoff with full jitter, so restarted workers do not stampede."""
     return random.uniform(0, min(cap_s, 0.2 * 2**attempt))
@@ -70,7 +83,9 @@ class IngestPipeline:
                 await prepare_connection(connection)
                 registry = await load_registry(connection=connection)
                 unacked = await load_unacked(connection=connection, client_id=self._settings.mqtt_client_id)
-            except _CONNECTION_ERRORS as exc:
+            except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+                if not is_transient(exc):
+                    raise
                 delay = backoff_delay(attempt=attempt)
                 log.warning("database unavailable (%s); retrying in %.1f s", type(exc).__name__, delay)
                 attempt += 1
@@ -120,7 +135,9 @@ class IngestPipeline:
             if self.reload_requested and self._connection is not None:
                 try:
                     await self._reload_registry()
-                except _CONNECTION_ERRORS:
+                except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+                    if not is_transient(exc):
+                        raise
                     await self._drop_connection()
             if batch:
                 await self._commit(batch=batch, stop=stop)
@@ -154,26 +171,26 @@ class IngestPipeline:
             started = asyncio.get_running_loop().time()
             try:
                 if isolate:
+                    await self._reload_registry()
                     written = await self._commit_one_by_one(messages=fresh)
                 else:
                     outcome = await self._process(messages=fresh)
                     written = await asyncio.wait_for(self._write(outcome=outcome, messages=fresh),
                                                      timeout=_COMMIT_TIMEOUT_S)
-            except _CONNECTION_ERRORS as exc:
+            except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
                 metrics.db_failures.inc()
-                log.warning("batch of %d not committed (%s); reconnecting", len(fresh), type(exc).__name__)
-                await self._drop_connection()
-                await asyncio.sleep(backoff_delay(attempt=attempt))
-                attempt += 1
-            except asyncpg.PostgresError as exc:
-                if isolate:
+                if is_transient(exc):
+                    log.warning("batch of %d not committed (%s); reconnecting", len(fresh), type(exc).__name__)
+                    await self._drop_connection()
+                    await asyncio.sleep(backoff_delay(attempt=attempt))
+                    attempt += 1
+                elif isolate:
                     # Even a dead letter cannot be written: nothing is acknowledged, a restart retries.
                     raise
-                metrics.db_failures.inc()
-                log.error("batch of %d refused by the database (%s); storing one by one", len(fresh),
-                          exc.sqlstate)
-                isolate = True
-                await self._reload_registry()
+                else:
+                    log.error("batch of %d refused by the database (%s); storing one by one", len(fresh),
+                              getattr(exc, "sqlstate", "?"))
+                    isolate = True
             else:
                 metrics.commit_seconds.observe(asyncio.get_running_loop().time() - started)
         self._record(written=written, outcome_size=len(batch))
@@ -205,9 +222,9 @@ class IngestPipeline:
             outcome = self._processor.process(messages=[message])
             try:
                 written = await self._write(outcome=outcome, messages=[message])
-            except _CONNECTION_ERRORS:
-                raise
             except asyncpg.PostgresError as exc:
+                if is_transient(exc):
+                    raise
                 await self._reload_registry()
                 refused = BatchOutcome(dead_letters=[DeadLetter(
                     topic=message.topic, payload=message.payload, reason=DeadLetterReason.UNSTORABLE,
