@@ -7,6 +7,7 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -25,34 +26,35 @@ def _database_url(name: str) -> str:
     return f"{base}/{name}"
 
 
-@pytest.fixture(scope="session")
-async def database_url() -> AsyncIterator[str]:
-    """A fresh, migrated database for this test session, dropped afterwards."""
+@asynccontextmanager
+async def _migrated_database() -> AsyncIterator[str]:
+    """Create a uniquely named database, migrate it, and drop it afterwards."""
     name = f"telecare_test_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(ADMIN_URL)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    url = _database_url(name)
-    await migrate(database_url=url)
-    yield url
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    try:
+        url = _database_url(name)
+        await migrate(database_url=url)
+        yield url
+    finally:
+        admin = await asyncpg.connect(ADMIN_URL)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    """A fresh, migrated database for this test session, dropped afterwards."""
+    async with _migrated_database() as url:
+        yield url
 
 
 @pytest.fixture
 async def fresh_database_url() -> AsyncIterator[str]:
     """A database of this test's own, for checks that count everything in it (accuracy against truth)."""
-    name = f"telecare_test_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = _database_url(name)
-    await migrate(database_url=url)
-    yield url
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    async with _migrated_database() as url:
+        yield url
 
 
 @pytest.fixture
