@@ -14,10 +14,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from ingest.messages import InboundMessage
-from ingest.processor import MessageProcessor
-from ingest.registry import load_registry
-from ingest.store import prepare_connection, write_batch
+from bench.pipeline_feed import feed_messages
 from telecare.settings import Settings
 from telecare.site import SiteFile, provision_site
 
@@ -51,29 +48,6 @@ async def ingest_in_process(
 ) -> LoadResult:
     """Run messages through the ingest adapters and store what they produce with the ingest's COPY."""
     started = datetime.now(UTC)
-    await prepare_connection(connection)
-    registry = await load_registry(connection=connection)
-    processor = MessageProcessor(settings=settings, registry=registry)
-    pending: list[InboundMessage] = []
-    total = events = dead = 0
-
-    async def flush() -> None:
-        nonlocal events, dead
-        outcome = processor.process(messages=pending)
-        written = await write_batch(connection=connection, outcome=outcome, registry=registry,
-                                    client_id="evidence-loader", unacked=[], forget_mids=[])
-        events += written.stored
-        dead += written.dead_letters
-        pending.clear()
-
-    for message in messages:
-        total += 1
-        pending.append(InboundMessage(
-            topic=message.topic, payload=message.payload, mid=0, qos=0, dup=False, connection_epoch=0,
-            received_at=datetime.fromtimestamp(message.time, UTC),
-        ))
-        if len(pending) >= batch:
-            await flush()
-    if pending:
-        await flush()
-    return LoadResult(total, events, dead, (datetime.now(UTC) - started).total_seconds())
+    stats = await feed_messages(connection=connection, settings=settings, messages=messages, batch_size=batch)
+    return LoadResult(stats.messages, stats.events, stats.dead_letters,
+                      (datetime.now(UTC) - started).total_seconds())

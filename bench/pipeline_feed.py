@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import asyncpg
 
@@ -18,10 +19,20 @@ from ingest.messages import InboundMessage
 from ingest.processor import MessageProcessor
 from ingest.registry import load_registry
 from ingest.store import prepare_connection, write_batch
-from simulators.stimuli import WireMessage
 from telecare.settings import Settings
 
 FEED_CLIENT_ID = "bench-feed"
+
+
+class TimedMessage(Protocol):
+    """A publication at a known time: the simulators' wire messages and recorded-home replays."""
+
+    @property
+    def time(self) -> float: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def payload(self) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +45,7 @@ class FeedStats:
 
 
 async def feed_messages(
-    *, connection: asyncpg.Connection, settings: Settings, messages: Iterable[WireMessage], batch_size: int = 5000
+    *, connection: asyncpg.Connection, settings: Settings, messages: Iterable[TimedMessage], batch_size: int = 5000
 ) -> FeedStats:
     """Process and store `messages` (in time order) the way the ingest worker does."""
     await prepare_connection(connection)
