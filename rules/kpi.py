@@ -17,7 +17,9 @@ WITH a AS (
 )
 SELECT count(*) AS alerts,
        count(*) FILTER (WHERE acknowledged_at IS NOT NULL) AS acknowledged,
-       avg((acknowledged_at - queued_at <= interval '60 seconds')::int) AS ack_within_60s,
+       -- An alarm never acknowledged counts against the KPI; without the IS NOT NULL it would drop out.
+       avg((acknowledged_at IS NOT NULL AND acknowledged_at - queued_at <= interval '60 seconds')::int)
+           AS ack_within_60s,
        avg((acknowledged_at IS NOT NULL AND acknowledged_at - queued_at <= interval '180 seconds')::int)
            AS ack_within_180s,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - queued_at)) AS close_s_p50,

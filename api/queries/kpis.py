@@ -7,7 +7,8 @@ WITH a AS (
     SELECT * FROM alerts WHERE run = 'live' AND queued_at >= $2 AND queued_at < $3
         AND ($1::text[] IS NULL OR org_id = ANY($1)) AND ($4::text IS NULL OR org_id = $4)
 ), attended AS (
-    SELECT h.alert_id, min(h.at) AS at FROM alert_history h JOIN a USING (alert_id)
+    -- When the responder attended (as the operator recorded it), not when the row was written.
+    SELECT h.alert_id, min(COALESCE(h.event_time, h.at)) AS at FROM alert_history h JOIN a USING (alert_id)
     WHERE h.action = 'action:responder_attended' GROUP BY h.alert_id
 )
 SELECT count(*) AS alerts,
