@@ -92,7 +92,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             loop.add_signal_handler(signum, stop.set)
     broker: LocalBroker | None = None
     if args.local_broker:
-        broker = LocalBroker(data_dir=Path(tempfile.gettempdir()) / "telecare-run-mosquitto", port=args.broker_port)
+        broker = LocalBroker(data_dir=Path(tempfile.gettempdir()) / f"telecare-run-mosquitto-{args.broker_port}",
+                             port=args.broker_port)
         broker.start()
         settings = settings.model_copy(update={"mqtt_url": broker.url})
         log.info("private broker at %s", broker.url)
