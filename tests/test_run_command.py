@@ -30,8 +30,9 @@ async def test_run_starts_ingest_rules_api_and_a_simulated_scheme_whose_events_a
     )
     try:
         deadline = time.monotonic() + 90
-        events = 0
-        while time.monotonic() < deadline and events == 0:
+        events = tokens = 0
+        # Stop only once events are stored and the console token has been issued (and so printed).
+        while time.monotonic() < deadline and (events == 0 or tokens == 0):
             await asyncio.sleep(1)
             try:
                 connection = await asyncpg.connect(database_url)
@@ -39,8 +40,9 @@ async def test_run_starts_ingest_rules_api_and_a_simulated_scheme_whose_events_a
                 continue
             try:
                 events = int(await connection.fetchval("SELECT count(*) FROM events"))
+                tokens = int(await connection.fetchval("SELECT count(*) FROM api_tokens"))
             except asyncpg.UndefinedTableError:
-                events = 0
+                events = tokens = 0
             finally:
                 await connection.close()
         assert events > 0, "no simulated event reached the hypertable"
