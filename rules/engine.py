@@ -79,6 +79,8 @@ class RulesEngine:
     priorities: PriorityTable = field(default_factory=lambda: PriorityTable({}))
     residents: dict[str, ResidentRules] = field(default_factory=dict)
     planned: set[tuple[str, str, str]] = field(default_factory=set)
+    # A replay plans no daily timer due before its start: what happened before it is not replayed.
+    plan_from: datetime | None = None
 
     async def refresh(self, *, connection: asyncpg.Connection) -> None:
         """Reload the priority table and every resident's rule settings."""
@@ -252,7 +254,8 @@ class RulesEngine:
             same_incident = (
                 Condition(row["condition"]) in EMERGENCY_CONDITIONS
                 and event_time - row["raised_at"] <= SAME_INCIDENT_WINDOW
-            ) or (row["condition"] == Condition.LEFT_FLAT.value and condition != Condition.LEFT_FLAT)
+            ) or (row["condition"] == Condition.LEFT_FLAT.value and row["cleared_at"] is None
+                  and condition != Condition.LEFT_FLAT)  # still out: not in bed, not up... are that incident
             if same_incident and row["condition"] != condition.value:
                 batch.changes.append(await attach_condition(
                     connection=batch.connection, alert_id=row["alert_id"], report=report,

@@ -45,7 +45,7 @@ async def replay_history(
     if run == "live":
         raise ValueError("a replay must not write into the live run")
     clock = ManualClock(current=since)
-    engine = RulesEngine(run=run, clock=clock, replay=True)
+    engine = RulesEngine(run=run, clock=clock, replay=True, plan_from=since)
     await engine.refresh(connection=connection)
     if resident_ids is not None:
         engine.residents = {rid: rules for rid, rules in engine.residents.items() if rid in resident_ids}

@@ -51,3 +51,24 @@ async def test_operator_closes_each_alert_so_a_later_press_is_a_new_alert(db: as
                      ("close", "replay-operator", DAY + timedelta(minutes=20))]
 
 
+
+async def test_up_for_hours_without_a_bed_sensor_is_one_alert_though_it_is_closed(db: asyncpg.Connection,
+                                                                                   unique: str) -> None:
+    resident, _ = await provision_flat(db=db, unique=unique)
+    await db.execute("UPDATE devices SET removed_at = now() WHERE device_id = $1", f"h-{unique}:bed")
+    await db.execute("INSERT INTO rule_config (resident_id, enabled_rules) VALUES ($1, $2)", resident,
+                     ["out_of_bed"])
+    night = datetime(2026, 3, 2, 23, 0, tzinfo=UTC)
+    await store_event(db=db, unique=unique, device="bedpir", kind="motion", at=night)
+    # Out of the bedroom at one and about in the hall for three hours, then back to the bedroom.
+    for minute in range(0, 181, 10):
+        await store_event(db=db, unique=unique, device="hall", kind="motion",
+                          at=night + timedelta(hours=2, minutes=minute))
+    await store_event(db=db, unique=unique, device="bedpir", kind="motion", at=night + timedelta(hours=5, minutes=5))
+    run = f"pir-{unique}"
+    await replay(db=db, resident=resident, since=night - timedelta(hours=1), until=night + timedelta(hours=6), run=run,
+                 operator=SimulatedOperator(close_after=timedelta(minutes=15)))
+    alerts = await alerts_for(db=db, resident=resident, run=run)
+    # The operator closed it a quarter of an hour later; the same night out of the bedroom is not raised again.
+    assert [(a["condition"], a["raised_at"], a["status"]) for a in alerts] == [
+        ("out_of_bed", night + timedelta(hours=3), "closed")]
