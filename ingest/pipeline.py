@@ -18,8 +18,8 @@ import asyncpg
 
 from ingest.messages import BatchOutcome, DeadLetter, DeadLetterReason, InboundMessage
 from ingest.metrics import IngestMetrics
-from ingest.mqtt_client import IngestMqttClient
 from ingest.processor import MessageProcessor
+from ingest.receiver_process import ReceiverProcess
 from ingest.registry import load_registry
 from ingest.store import BatchWritten, load_unacked, prepare_connection, write_batch
 from telecare.settings import Settings
@@ -63,7 +63,7 @@ def backoff_delay(*, attempt: int, cap_s: float = _BACKOFF_CAP_S) -> float:
 class IngestPipeline:
     """Owns the database connection and the registry cache of one ingest worker."""
 
-    def __init__(self, *, settings: Settings, client: IngestMqttClient, metrics: IngestMetrics) -> None:
+    def __init__(self, *, settings: Settings, client: ReceiverProcess, metrics: IngestMetrics) -> None:
         self._settings = settings
         self._client = client
         self._metrics = metrics
@@ -129,9 +129,11 @@ class IngestPipeline:
         if self._connection is None and not await self.connect(stop=stop):
             return
         while not stop.is_set():
-            batch = await self._client.next_batch(
+            delivery = await self._client.next_batch(
                 max_messages=self._settings.ingest_batch_max, timeout_s=0.5
             )
+            self._forget(acked_mids=delivery.acked_mids)
+            batch = delivery.messages
             if self.reload_requested and self._connection is not None:
                 try:
                     await self._reload_registry()
@@ -248,7 +250,10 @@ class IngestPipeline:
         now = datetime.now(UTC)
         for message in batch[:: max(1, len(batch) // 20)]:
             self._metrics.consumer_lag_seconds.observe((now - message.received_at).total_seconds())
-        acked = self._client.ack(messages=batch)
-        for mid in acked:
+        self._client.ack(messages=batch)
+
+    def _forget(self, *, acked_mids: Sequence[int]) -> None:
+        # Reported by the receiver before any message that could reuse these packet ids.
+        for mid in acked_mids:
             self._committed_unacked.pop(mid, None)
-        self._forget_mids.extend(acked)
+        self._forget_mids.extend(acked_mids)
