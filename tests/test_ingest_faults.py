@@ -18,7 +18,7 @@ from tests.support import json_bytes, provision, publish_all, wait_until
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fault", ["kill-ingest", "restart-postgres", "restart-broker"])
+@pytest.mark.parametrize("fault", ["kill-ingest", "kill-receiver", "restart-postgres", "restart-broker"])
 async def test_fault_mid_stream_loses_and_duplicates_nothing(fault: str) -> None:
     result = await run_fault_scenario(fault=fault, events=4000)
     assert result["ingest_alive_at_end"], result

@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bench.ingest_faults import start_ingest_process
+from bench.ingest_faults import receiver_pids, start_ingest_process
 from ingest.service import run_ingest
 from telecare.local_broker import LocalBroker
 from telecare.settings import Settings
@@ -45,14 +45,6 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _children_of(pid: int) -> list[int]:
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        children.extend(int(child) for child in text)
-    return children
 
 
 async def test_a_killed_receiver_is_replaced_and_nothing_is_lost_or_doubled(
@@ -101,7 +93,7 @@ async def test_the_receiver_does_not_outlive_a_killed_ingest(
     try:
         receivers: list[int] = []
         for _ in range(200):
-            receivers = _children_of(process.pid)
+            receivers = receiver_pids(process.pid)
             if receivers:
                 break
             await asyncio.sleep(0.05)
