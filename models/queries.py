@@ -110,3 +110,9 @@ FROM alerts a LEFT JOIN alert_priorities p USING (condition)
 WHERE a.resident_id = $1 AND a.run = $2 AND a.raised_at >= $3 AND a.raised_at < $4
 ORDER BY a.raised_at
 """
+
+# Every resident, or those of one organisation, for the morning run.
+RESIDENTS_FOR_MORNING_RUN = """
+SELECT r.resident_id, r.org_id, r.display_name, r.flat, r.timezone, r.night_start, r.night_end
+FROM residents r WHERE ($1::text IS NULL OR r.org_id = $1) ORDER BY r.resident_id
+"""

@@ -1,4 +1,5 @@
-"""`telecare run`: the whole service in one process (ingest, rules, API), optionally with a simulated scheme.
+"""`telecare run`: the whole service in one process (ingest, rules, evidence, API), optionally with a simulated
+scheme.
 
 The composition root: each part is the same code its own subcommand runs, each in a named task of
 one TaskGroup, all stopped together by SIGTERM/SIGINT.
@@ -33,7 +34,8 @@ PartRunner = Callable[..., Coroutine[Any, Any, None]]
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add `telecare run`."""
-    run = subparsers.add_parser("run", help="ingest, rules and API in one process, optionally with simulated homes")
+    run = subparsers.add_parser(
+        "run", help="ingest, rules, evidence and API in one process, optionally with simulated homes")
     run.add_argument("--local-broker", action="store_true",
                      help="start a private Mosquitto from deploy/mosquitto (persistent, big queues) and use it")
     run.add_argument("--broker-port", type=int, default=18830)
@@ -104,6 +106,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             parts.create_task(run_ingest(settings=settings, stop=stop), name="ingest")
             parts.create_task(run_worker(database_url=settings.database_url, options=WorkerOptions(), stop=stop),
                               name="rules")
+            evidence = _optional_part("models.scheduler", "run_evidence_scheduler")
+            if evidence is not None:
+                parts.create_task(evidence(settings=settings, stop=stop), name="evidence-scheduler")
             serve_api = None if args.no_api else _optional_part("api.main", "serve_api")
             if serve_api is not None:
                 parts.create_task(serve_api(settings=settings, stop=stop), name="api")

@@ -22,6 +22,7 @@ from models.nightly import compute_nights, ensure_nights, load_resident
 from models.nights import night_window
 from models.pack import build_pack
 from models.review import add_trigger
+from models.scheduler import SchedulerOptions, morning_pass
 from models.service import run_nightly
 from simulators.scenario import ScenarioConfig, scenario_messages, scenario_site
 from simulators.truth import ResidentTruth, TruthWriter, load_truth_dir
@@ -278,3 +279,46 @@ async def test_flats_without_a_bed_pad_are_read_from_bedroom_and_hallway_pirs(db
     again = await compute_nights(connection=db, resident=resident, first=scheme.first, last=scheme.first,
                                  config=EvidenceConfig())
     assert again[0].method == "bed_sensor"
+
+
+async def test_the_morning_run_reads_each_night_once_it_is_over(db: asyncpg.Connection, scheme: Scheme) -> None:
+    """What `telecare run` does each morning: due nights read once, nothing early, triggers checked."""
+    resident_id, truth = list(scheme.truths.items())[3]
+    resident = await load_resident(connection=db, resident_id=resident_id)
+    assert resident is not None
+    await db.execute("DELETE FROM nightly_summary WHERE resident_id = $1", resident_id)
+    config = EvidenceConfig()
+    options = SchedulerOptions(org_id=resident.org_id, catch_up_nights=3)
+    last = scheme.last
+    over = night_window(night_of=last, start=resident.night_start, end=resident.night_end,
+                        tz=resident.tz).end + timedelta(hours=config.night.tail_hours)
+    stored = "SELECT night_of, bed_exits, computed_at FROM nightly_summary WHERE resident_id = $1 ORDER BY night_of"
+
+    # A minute before the last night is over it is not read; the two before it are.
+    runs = await morning_pass(connection=db, config=config, now=over - timedelta(minutes=1), options=options)
+    assert [row["night_of"] for row in await db.fetch(stored, resident_id)] == [last - timedelta(days=2),
+                                                                                last - timedelta(days=1)]
+    assert resident_id in {run.resident_id for run in runs}
+
+    busy = sum(t.bed_exits >= 1 for t in truth_nights(truth=truth, alarm_windows=False)
+               if (last - timedelta(days=2)).isoformat() <= t.night_of <= last.isoformat())
+    assert busy >= 1, "the scenario should have nights with bed exits"
+    await add_trigger(connection=db, org_id=resident.org_id, resident_id=resident_id, name="morning check",
+                      feature="bed_exits", comparison=">=", threshold=1, min_nights=busy, window_nights=3)
+    before = await db.fetch(stored, resident_id)
+    runs = await morning_pass(connection=db, config=config, now=over + timedelta(minutes=1), options=options)
+    after = await db.fetch(stored, resident_id)
+    assert [row["night_of"] for row in after] == [last - timedelta(days=n) for n in (2, 1, 0)]
+    # Nights already read are not read again.
+    assert [row["computed_at"] for row in after[:2]] == [row["computed_at"] for row in before]
+    mine = [run for run in runs if run.resident_id == resident_id]
+    assert len(mine) == 1 and mine[0].nights == 1
+    expected = {t.night_of: t.bed_exits for t in truth_nights(truth=truth, alarm_windows=False)}
+    assert after[2]["bed_exits"] == expected[last.isoformat()]
+    reviews = await db.fetchval("SELECT count(*) FROM alerts WHERE resident_id = $1 AND condition = 'care_review'"
+                                " AND run = 'live' AND detail->>'reason' LIKE '%of the last 3%'", resident_id)
+    assert reviews == 1
+
+    # A later pass the same morning has nothing to do.
+    again = await morning_pass(connection=db, config=config, now=over + timedelta(minutes=6), options=options)
+    assert [run for run in again if run.resident_id == resident_id] == []
