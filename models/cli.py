@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import signal
 import sys
 from dataclasses import asdict, replace
 from datetime import date, timedelta
@@ -20,6 +17,7 @@ from models.scheduler import SchedulerOptions, run_scheduler
 from models.scheme import scheme_view
 from models.service import FORMATS, render_pack, run_nightly
 from telecare.settings import Settings
+from telecare.signals import stop_on_signals
 
 
 def _config(args: argparse.Namespace) -> EvidenceConfig:
@@ -54,11 +52,7 @@ async def nightly_handler(args: argparse.Namespace, settings: Settings) -> int:
 
 async def worker_handler(args: argparse.Namespace, settings: Settings) -> int:
     """Read each resident's night once it is over, every morning, until stopped."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     options = SchedulerOptions(interval_s=args.interval_s, catch_up_nights=args.catch_up_nights, org_id=args.org)
     await run_scheduler(database_url=settings.database_url, config=_config(args), stop=stop, options=options)
     return 0

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import signal
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +15,7 @@ from rules.replay import replay_history
 from rules.worker import run_rules_worker
 from telecare.cli import print_json
 from telecare.settings import Settings
+from telecare.signals import stop_on_signals
 
 
 def _instant(value: str) -> datetime:
@@ -51,11 +49,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 async def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     await run_rules_worker(settings=settings, stop=stop, run=args.run)
     return 0
 

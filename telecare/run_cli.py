@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib
 import logging
-import signal
 import sys
 import tempfile
 from collections.abc import Callable, Coroutine
@@ -26,6 +24,7 @@ from rules.worker import WorkerOptions, run_worker
 from telecare.db.migrate import ensure_database, migrate
 from telecare.local_broker import LocalBroker
 from telecare.settings import Settings
+from telecare.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +86,7 @@ async def _announce_console(*, settings: Settings, org_id: str, stop: asyncio.Ev
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     broker: LocalBroker | None = None
     if args.local_broker:
         broker = LocalBroker(data_dir=Path(tempfile.gettempdir()) / f"telecare-run-mosquitto-{args.broker_port}",
