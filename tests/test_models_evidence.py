@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -137,6 +138,28 @@ async def test_a_silence_alert_left_open_ends_when_the_hub_is_heard_again(db: as
     # The night of the alert is covered until it was raised, and not from then until the hub was heard.
     assert 3 / window.hours - 0.01 <= nights[0].coverage < 1
     assert [n.status for n in nights[1:]] == ["ok", "ok"] and all(n.coverage > 0.99 for n in nights[1:])
+
+
+async def test_an_alert_counts_in_the_night_its_situation_began(db: asyncpg.Connection, scheme: Scheme,
+                                                                  unique: str) -> None:
+    """Up at 06:35 and not back: the out-of-bed alert falls due after the window closes but is that night's."""
+    resident_id = list(scheme.truths)[2]
+    resident = await load_resident(connection=db, resident_id=resident_id)
+    assert resident is not None
+    target = scheme.first + timedelta(days=4)
+    window = night_window(night_of=target, start=resident.night_start, end=resident.night_end, tz=resident.tz)
+    run = f"onset-{unique}"
+    raised = window.end + timedelta(minutes=20)
+    for condition, detail in (("out_of_bed", {"armed_at": (window.end - timedelta(minutes=25)).isoformat()}),
+                              ("not_up", {"armed_at": (window.start - timedelta(hours=1)).isoformat()})):
+        await db.execute(
+            "INSERT INTO alerts (run, org_id, resident_id, subject_key, condition, priority, base_priority,"
+            " raised_at, detected_at, last_event_at, detail) VALUES ($1, $2, $3, $3, $4, 3, 3, $5, $5, $5, $6)",
+            run, resident.org_id, resident_id, condition, raised, json.dumps(detail))
+    nights = await compute_nights(connection=db, resident=resident, first=target, last=target + timedelta(days=1),
+                                  config=EvidenceConfig(alerts_run=run))
+    assert nights[0].alerts_by_type == {"out_of_bed": 1}
+    assert nights[1].alerts_by_type == {}
 
 
 async def test_reactivation_trigger_raises_one_review_alert(db: asyncpg.Connection, scheme: Scheme) -> None:
