@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import re
-import signal
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +15,7 @@ from api.main import serve_api
 from api.queries import access as access_queries
 from telecare.cli import print_json
 from telecare.settings import Settings
+from telecare.signals import stop_on_signals
 
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
@@ -59,11 +57,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     overrides = {k: v for k, v in (("api_host", args.host), ("api_port", args.port)) if v is not None}
     effective = settings.model_copy(update=overrides) if overrides else settings
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     await serve_api(settings=effective, stop=stop)
     return 0
 

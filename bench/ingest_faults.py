@@ -1,4 +1,5 @@
-"""No loss, no duplicates under faults: kill -9 the ingest, restart PostgreSQL, restart the broker.
+"""No loss, no duplicates under faults: kill -9 the ingest or its MQTT receiver process, restart
+PostgreSQL, restart the broker.
 
 Runs a private Mosquitto and a private PostgreSQL (so restarting them disturbs nothing else), a real
 `telecare ingest` process, and a publisher pushing a known set of messages. Mid-stream the chosen
@@ -37,7 +38,7 @@ from telecare.local_broker import LocalBroker
 from telecare.local_postgres import LocalPostgres
 from telecare.site import SiteFile, provision_site
 
-FAULTS = ("none", "kill-ingest", "restart-postgres", "restart-broker")
+FAULTS = ("none", "kill-ingest", "kill-receiver", "restart-postgres", "restart-broker")
 _HUBS = 20
 _MAX_OUTSTANDING = 20_000
 
@@ -164,6 +165,14 @@ def start_ingest_process(*, database_url: str, mqtt_url: str, log_path: Path,
         return subprocess.Popen([telecare, "ingest"], env=env, stdout=log_file, stderr=log_file)
 
 
+def receiver_pids(ingest_pid: int) -> list[int]:
+    """The MQTT receiver process(es) an ingest process started (its children, from /proc)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{ingest_pid}/task").iterdir():
+        children.extend(int(pid) for pid in (task / "children").read_text().split())
+    return children
+
+
 async def _count(database_url: str) -> int:
     connection = await asyncpg.connect(database_url)
     try:
@@ -238,6 +247,10 @@ async def run_fault_scenario(*, fault: str, events: int, work_dir: Path | None =
             ingest.wait(timeout=10)
             await asyncio.sleep(1)
             ingest = start_ingest_process(database_url=database_url, mqtt_url=broker.url, log_path=log_path)
+        elif fault == "kill-receiver":
+            # The ingest must replace its receiver process by itself, without a restart.
+            for receiver in receiver_pids(ingest.pid):
+                os.kill(receiver, signal.SIGKILL)
         elif fault == "restart-postgres":
             postgres.stop(mode="fast")
             await asyncio.sleep(2)

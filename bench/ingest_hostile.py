@@ -1,7 +1,8 @@
 """Hostile input at volume: memory stays bounded, every bad message is dead-lettered, good data kept.
 
 Rounds of the hostile corpus (each bad payload varied per round so each is a new dead letter),
-interleaved with good messages, flow into a `telecare ingest` process whose memory is sampled.
+interleaved with good messages, flow into a `telecare ingest` process whose memory (with its MQTT
+receiver process) is sampled.
 
     python -m bench.ingest_hostile --rounds 300
 """
@@ -57,6 +58,17 @@ def plan(*, rounds: int) -> tuple[list[PlannedMessage], int, int]:
     return messages, bad, good
 
 
+def _rss(process: psutil.Process) -> int:
+    try:
+        return int(process.memory_info().rss)
+    except psutil.NoSuchProcess:
+        return 0
+
+
+def _rss_with_children(process: psutil.Process) -> int:
+    return _rss(process) + sum(_rss(child) for child in process.children(recursive=True))
+
+
 async def run(*, rounds: int) -> dict[str, object]:
     """Flood, sample memory, and count outcomes."""
     async with scratch_stack(prefix="hostile") as stack:
@@ -75,13 +87,15 @@ async def _flood(*, stack: ScratchStack, rounds: int) -> dict[str, object]:
         watched = psutil.Process(process.pid)
         messages, bad, good = plan(rounds=rounds)
         await asyncio.sleep(3)
-        rss_start = watched.memory_info().rss
+        rss_start = _rss_with_children(watched)
         samples: list[int] = []
+        receiver_samples: list[int] = []
         sampling = threading.Event()
 
         def sample() -> None:
             while not sampling.is_set():
-                samples.append(watched.memory_info().rss)
+                samples.append(_rss_with_children(watched))
+                receiver_samples.append(sum(_rss(child) for child in watched.children(recursive=True)))
                 time.sleep(0.25)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -120,6 +134,8 @@ async def _flood(*, stack: ScratchStack, rounds: int) -> dict[str, object]:
             "rss_mib_end": round(samples[-1] / mib, 1),
             "rss_mib_peak_first_half": round(max(samples[:half] or samples) / mib, 1),
             "rss_mib_peak_second_half": round(max(samples[half:]) / mib, 1),
+            "rss_counts": "the ingest process plus its MQTT receiver process",
+            "receiver_rss_mib_peak": round(max(receiver_samples) / mib, 1),
         }
     finally:
         if process is not None and process.poll() is None:

@@ -57,7 +57,7 @@ async def feed_messages(
         nonlocal events, dead
         outcome = processor.process(messages=chunk)
         written = await write_batch(connection=connection, outcome=outcome, registry=processor.registry,
-                                    client_id=FEED_CLIENT_ID, unacked=[], forget_mids=[])
+                                    client_id=FEED_CLIENT_ID, batch_id=0, unacked=[], forget_mids=[])
         events += written.stored
         dead += written.dead_letters
         chunk.clear()

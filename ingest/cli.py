@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 from typing import Any
 
 import asyncpg
@@ -14,6 +12,7 @@ from ingest.service import run_ingest
 from ingest.stats import read_stats
 from telecare.cli import print_json
 from telecare.settings import Settings
+from telecare.signals import stop_on_signals
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -39,16 +38,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         command.set_defaults(handler=handler)
 
 
-def install_stop_signals(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT finish the batch in hand, then stop."""
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-
-
 async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
-    stop = asyncio.Event()
-    install_stop_signals(stop)
+    # SIGTERM and SIGINT finish the batch in hand, then stop.
+    stop = stop_on_signals()
     await run_ingest(settings=settings, stop=stop)
     return 0
 

@@ -74,7 +74,7 @@ async def redrive_dead_letters(*, connection: asyncpg.Connection, settings: Sett
     await prepare_connection(connection)
     async with connection.transaction():
         written = await write_batch(connection=connection, outcome=BatchOutcome(events=events), registry=registry,
-                                    client_id="dlq-redrive", unacked=[], forget_mids=[])
+                                    client_id="dlq-redrive", batch_id=0, unacked=[], forget_mids=[])
         await connection.execute(
             "UPDATE dead_letters SET status = 'redriven', resolved_at = now() WHERE dead_letter_id = ANY($1)",
             resolved,

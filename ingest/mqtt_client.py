@@ -1,21 +1,21 @@
 """The broker connection: paho-mqtt, MQTT 5, QoS 1, persistent session, manual acknowledgement.
 
-Paho runs its network loop in its own thread and only appends to a queue; the asyncio pipeline takes
-batches from it and acknowledges each message after its batch is committed. An acknowledgement is only
-ever sent on the connection that delivered the message: packet ids are reused on a new connection, so
-a late ack could otherwise acknowledge a different, uncommitted message.
+This runs inside the receiver process (ingest/receiver_process.py). Paho's network loop runs in its
+own thread and only appends to a bounded queue; the receiver's main thread forwards what arrived and
+sends the acknowledgements the pipeline asks for. An acknowledgement is only ever sent on the
+connection that delivered the message: packet ids are reused on a new connection, so a late ack could
+otherwise acknowledge a different, uncommitted message.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import ssl
 import threading
+import time
 from collections import deque
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -24,7 +24,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from ingest.messages import InboundMessage
 from telecare.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,29 +32,34 @@ log = logging.getLogger(__name__)
 # thread (TCP back-pressure to the broker) instead of growing memory.
 _MAX_QUEUED = 50_000
 
+# One received message as it crosses the process boundary (a plain tuple pickles fastest):
+# topic, payload, packet id, QoS, DUP flag, connection epoch, arrival time (Unix seconds).
+RawMessage = tuple[str, bytes, int, int, bool, int, float]
 
-class IngestMqttClient:
-    """Receives messages into a bounded queue and acknowledges them on request."""
 
-    def __init__(self, *, settings: Settings, loop: asyncio.AbstractEventLoop,
-                 subscribed: asyncio.Event | None = None) -> None:
+def subscriptions(*, settings: Settings) -> list[tuple[str, int]]:
+    """The topic filters an ingest worker consumes, shared when a share group is set."""
+    filters = [f"{settings.z2m_base_topic}/#", f"{settings.canonical_base_topic}/#"]
+    if settings.mqtt_share_group:
+        filters = [f"$share/{settings.mqtt_share_group}/{topic}" for topic in filters]
+    return [(topic, 1) for topic in filters]
+
+
+class PahoReceiver:
+    """Receives messages into a bounded queue and acknowledges them on request (thread-safe)."""
+
+    def __init__(self, *, settings: Settings, on_arrival: Callable[[], None],
+                 on_status: Callable[[str], None], epoch_base: int = 0) -> None:
         self._settings = settings
-        self._loop = loop
-        self._subscribed = subscribed
-        self._queue: deque[InboundMessage] = deque()
+        self._on_arrival = on_arrival
+        self._on_status = on_status
+        self._queue: deque[RawMessage] = deque()
         self._space = threading.Condition()
-        self._ready = asyncio.Event()
         self._wake_pending = False
         self._epoch_lock = threading.Lock()
-        self._epoch = 0
-        self._connected = threading.Event()
+        self._epoch = epoch_base
         self._closing = False
         self._client = self._build_client()
-
-    @property
-    def connected(self) -> bool:
-        """Whether a broker connection is up and subscribed."""
-        return self._connected.is_set()
 
     def _build_client(self) -> paho.Client:
         settings = self._settings
@@ -99,15 +103,6 @@ class IngestMqttClient:
             self._epoch += 1
         self._client.disconnect()
         self._client.loop_stop()
-        self._connected.clear()
-
-    def subscriptions(self) -> list[tuple[str, int]]:
-        """The topic filters this worker consumes, shared when a share group is set."""
-        settings = self._settings
-        filters = [f"{settings.z2m_base_topic}/#", f"{settings.canonical_base_topic}/#"]
-        if settings.mqtt_share_group:
-            filters = [f"$share/{settings.mqtt_share_group}/{topic}" for topic in filters]
-        return [(topic, 1) for topic in filters]
 
     def _on_connect(self, client: paho.Client, _userdata: Any, flags: paho.ConnectFlags, reason: ReasonCode,
                     _properties: Properties | None) -> None:
@@ -118,72 +113,57 @@ class IngestMqttClient:
         if isinstance(sock, socket.socket):
             # Without this, small acks and alarms wait up to 40 ms behind Nagle's algorithm.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        client.subscribe(self.subscriptions())
+        client.subscribe(subscriptions(settings=self._settings))
         log.info("connected to the broker (session present: %s)", flags.session_present)
-        self._connected.set()
+        self._on_status("connected")
 
     def _on_subscribe(self, _client: paho.Client, _userdata: Any, _mid: int, reasons: list[ReasonCode],
                       _properties: Properties | None) -> None:
         failed = [str(reason) for reason in reasons if reason.is_failure]
         if failed:
             log.error("broker refused subscriptions: %s", ", ".join(failed))
-        elif self._subscribed is not None:
-            self._loop.call_soon_threadsafe(self._subscribed.set)
+        else:
+            self._on_status("subscribed")
 
     def _on_disconnect(self, _client: paho.Client, _userdata: Any, _flags: paho.DisconnectFlags,
                        reason: ReasonCode, _properties: Properties | None) -> None:
         with self._epoch_lock:
             self._epoch += 1
-        self._connected.clear()
+        self._on_status("disconnected")
         if not self._closing:
             log.warning("lost the broker connection (%s); reconnecting", reason)
 
     def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
-        inbound = InboundMessage(
-            topic=message.topic,
-            payload=bytes(message.payload),
-            mid=message.mid,
-            qos=message.qos,
-            dup=bool(message.dup),
-            connection_epoch=self._epoch,
-            received_at=datetime.now(UTC),
-        )
+        raw: RawMessage = (message.topic, bytes(message.payload), message.mid, message.qos,
+                           bool(message.dup), self._epoch, time.time())
         if len(self._queue) >= _MAX_QUEUED:
             with self._space:
                 while len(self._queue) >= _MAX_QUEUED and not self._closing:
                     self._space.wait(timeout=1.0)
-        self._queue.append(inbound)
+        self._queue.append(raw)
         if not self._wake_pending:
-            # One wake-up per burst, not per message: call_soon_threadsafe costs a syscall.
+            # One wake-up per burst, not per message: waking the forwarder costs a syscall.
             self._wake_pending = True
-            self._loop.call_soon_threadsafe(self._ready.set)
+            self._on_arrival()
 
-    async def next_batch(self, *, max_messages: int, timeout_s: float) -> list[InboundMessage]:
-        """Whatever has arrived, up to `max_messages`, waiting up to `timeout_s` for the first one."""
-        if not self._queue:
-            self._ready.clear()
-            self._wake_pending = False
-            if not self._queue:
-                try:
-                    await asyncio.wait_for(self._ready.wait(), timeout=timeout_s)
-                except TimeoutError:
-                    return []
-        batch: list[InboundMessage] = []
+    def take(self, *, max_messages: int) -> list[RawMessage]:
+        """Whatever has arrived, up to `max_messages`, without waiting."""
+        # Cleared before draining: a message appended after the drain wakes the forwarder again.
+        self._wake_pending = False
         queue = self._queue
+        batch: list[RawMessage] = []
         while queue and len(batch) < max_messages:
             batch.append(queue.popleft())
-        if len(queue) < _MAX_QUEUED:
+        if batch and len(queue) < _MAX_QUEUED:
             with self._space:
                 self._space.notify_all()
         return batch
 
-    def ack(self, *, messages: Sequence[InboundMessage]) -> list[int]:
-        """Acknowledge committed messages still on their delivering connection; returns acked mids."""
-        acked: list[int] = []
+    def ack(self, *, epoch: int, mids: Sequence[int]) -> list[int]:
+        """Acknowledge committed QoS 1 messages if still on their delivering connection."""
         with self._epoch_lock:
-            epoch = self._epoch
-            for message in messages:
-                if message.qos == 1 and message.connection_epoch == epoch:
-                    self._client.ack(message.mid, 1)
-                    acked.append(message.mid)
-        return acked
+            if epoch != self._epoch:
+                return []
+            for mid in mids:
+                self._client.ack(mid, 1)
+        return list(mids)

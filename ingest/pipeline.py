@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -18,8 +19,8 @@ import asyncpg
 
 from ingest.messages import BatchOutcome, DeadLetter, DeadLetterReason, InboundMessage
 from ingest.metrics import IngestMetrics
-from ingest.mqtt_client import IngestMqttClient
 from ingest.processor import MessageProcessor
+from ingest.receiver_process import ReceiverProcess
 from ingest.registry import load_registry
 from ingest.store import BatchWritten, load_unacked, prepare_connection, write_batch
 from telecare.settings import Settings
@@ -63,7 +64,7 @@ def backoff_delay(*, attempt: int, cap_s: float = _BACKOFF_CAP_S) -> float:
 class IngestPipeline:
     """Owns the database connection and the registry cache of one ingest worker."""
 
-    def __init__(self, *, settings: Settings, client: IngestMqttClient, metrics: IngestMetrics) -> None:
+    def __init__(self, *, settings: Settings, client: ReceiverProcess, metrics: IngestMetrics) -> None:
         self._settings = settings
         self._client = client
         self._metrics = metrics
@@ -73,6 +74,7 @@ class IngestPipeline:
         self._forget_mids: list[int] = []
         self.reload_requested = False
         self._last_reload = 0.0
+        self._last_batch_id = 0
 
     async def connect(self, *, stop: asyncio.Event) -> bool:
         """(Re)connect to the database and reload the registry; False if asked to stop first."""
@@ -129,9 +131,11 @@ class IngestPipeline:
         if self._connection is None and not await self.connect(stop=stop):
             return
         while not stop.is_set():
-            batch = await self._client.next_batch(
+            delivery = await self._client.next_batch(
                 max_messages=self._settings.ingest_batch_max, timeout_s=0.5
             )
+            self._forget(acked_mids=delivery.acked_mids)
+            batch = delivery.messages
             if self.reload_requested and self._connection is not None:
                 try:
                     await self._reload_registry()
@@ -141,6 +145,11 @@ class IngestPipeline:
                     await self._drop_connection()
             if batch:
                 await self._commit(batch=batch, stop=stop)
+
+    def _next_batch_id(self) -> int:
+        # Wall-clock nanoseconds, strictly increasing: later batches win when the rows are read back.
+        self._last_batch_id = max(time.time_ns(), self._last_batch_id + 1)
+        return self._last_batch_id
 
     def _split_redelivered(self, batch: Sequence[InboundMessage]) -> tuple[list[InboundMessage], int]:
         fresh: list[InboundMessage] = []
@@ -162,6 +171,7 @@ class IngestPipeline:
         metrics.received.inc(len(batch))
         fresh, skipped = self._split_redelivered(batch)
         metrics.redeliveries_skipped.inc(skipped)
+        batch_id = self._next_batch_id()
         attempt = 0
         written: BatchWritten | None = None
         isolate = False
@@ -172,10 +182,10 @@ class IngestPipeline:
             try:
                 if isolate:
                     await self._reload_registry()
-                    written = await self._commit_one_by_one(messages=fresh)
+                    written = await self._commit_one_by_one(messages=fresh, batch_id=batch_id)
                 else:
                     outcome = await self._process(messages=fresh)
-                    written = await asyncio.wait_for(self._write(outcome=outcome, messages=fresh),
+                    written = await asyncio.wait_for(self._write(outcome=outcome, messages=fresh, batch_id=batch_id),
                                                      timeout=_COMMIT_TIMEOUT_S)
             except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
                 metrics.db_failures.inc()
@@ -196,7 +206,8 @@ class IngestPipeline:
         self._record(written=written, outcome_size=len(batch))
         self._acknowledge(batch=batch)
 
-    async def _write(self, *, outcome: BatchOutcome, messages: Sequence[InboundMessage]) -> BatchWritten:
+    async def _write(self, *, outcome: BatchOutcome, messages: Sequence[InboundMessage],
+                     batch_id: int) -> BatchWritten:
         assert self._connection is not None and self._processor is not None
         unacked = {message.mid: message.digest() for message in messages if message.qos == 1}
         written = await write_batch(
@@ -204,6 +215,7 @@ class IngestPipeline:
             outcome=outcome,
             registry=self._processor.registry,
             client_id=self._settings.mqtt_client_id,
+            batch_id=batch_id,
             unacked=list(unacked.items()),
             forget_mids=self._forget_mids,
         )
@@ -214,14 +226,14 @@ class IngestPipeline:
         self._metrics.ignored.inc(outcome.ignored)
         return written
 
-    async def _commit_one_by_one(self, *, messages: Sequence[InboundMessage]) -> BatchWritten:
+    async def _commit_one_by_one(self, *, messages: Sequence[InboundMessage], batch_id: int) -> BatchWritten:
         """Isolate the message the database refuses, dead-letter it, and store the rest."""
         assert self._processor is not None
         stored = duplicates = dead = staged = 0
         for message in messages:
             outcome = self._processor.process(messages=[message])
             try:
-                written = await self._write(outcome=outcome, messages=[message])
+                written = await self._write(outcome=outcome, messages=[message], batch_id=batch_id)
             except asyncpg.PostgresError as exc:
                 if is_transient(exc):
                     raise
@@ -231,7 +243,7 @@ class IngestPipeline:
                     detail=f"the database refused it (SQLSTATE {exc.sqlstate})",
                     received_at=message.received_at, digest=message.digest(),
                 )])
-                written = await self._write(outcome=refused, messages=[message])
+                written = await self._write(outcome=refused, messages=[message], batch_id=batch_id)
             stored += written.stored
             duplicates += written.duplicates
             dead += written.dead_letters
@@ -248,7 +260,10 @@ class IngestPipeline:
         now = datetime.now(UTC)
         for message in batch[:: max(1, len(batch) // 20)]:
             self._metrics.consumer_lag_seconds.observe((now - message.received_at).total_seconds())
-        acked = self._client.ack(messages=batch)
-        for mid in acked:
+        self._client.ack(messages=batch)
+
+    def _forget(self, *, acked_mids: Sequence[int]) -> None:
+        # Reported by the receiver before any message that could reuse these packet ids.
+        for mid in acked_mids:
             self._committed_unacked.pop(mid, None)
-        self._forget_mids.extend(acked)
+        self._forget_mids.extend(acked_mids)

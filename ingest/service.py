@@ -10,8 +10,8 @@ import asyncpg
 from prometheus_client import CollectorRegistry, start_http_server
 
 from ingest.metrics import IngestMetrics
-from ingest.mqtt_client import IngestMqttClient
 from ingest.pipeline import IngestPipeline, backoff_delay
+from ingest.receiver_process import ReceiverProcess
 from telecare.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ async def run_ingest(*, settings: Settings, stop: asyncio.Event,
     metrics = IngestMetrics.create(registry=registry)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, registry=registry)
-    client = IngestMqttClient(settings=settings, loop=asyncio.get_running_loop(), subscribed=subscribed)
+    client = ReceiverProcess(settings=settings, subscribed=subscribed)
     pipeline = IngestPipeline(settings=settings, client=client, metrics=metrics)
     # The registry must be loaded before the first message is read.
     if not await pipeline.connect(stop=stop):
@@ -78,5 +78,5 @@ async def run_ingest(*, settings: Settings, stop: asyncio.Event,
             log.info("ingest consuming %s", ", ".join(topic for topic, _ in client.subscriptions()))
             group.create_task(pipeline.run(stop=stop), name="ingest-pipeline")
     finally:
-        client.stop()
+        await client.stop()
         await pipeline.close()

@@ -27,7 +27,7 @@ _STAGING_DDL = (
 # The whole batch (events, registry, redelivery bookkeeping, counters, wake-up of the rules) in one
 # statement: one round trip instead of seven, which is most of a small batch's commit time.
 # Parameters: $1 client id, $2 mids acknowledged since the last commit, $3 events staged,
-# $4-$18 dirty devices, $19-$21 dirty hubs, $22-$23 this batch's (mid, digest).
+# $4-$18 dirty devices, $19-$21 dirty hubs, $22 this batch's id, $23-$24 its (mid, digest).
 _COMMIT_BATCH = (
     f"WITH inserted AS (INSERT INTO events ({', '.join(_EVENT_COLUMNS)})"
     f" SELECT {', '.join(_EVENT_COLUMNS)} FROM events_staging ORDER BY time"
@@ -63,12 +63,17 @@ _COMMIT_BATCH = (
     " bridge_state = u.bridge_state"
     " FROM unnest($19::text[], $20::timestamptz[], $21::text[]) AS u(hub_id, last_seen, bridge_state)"
     " WHERE h.hub_id = u.hub_id RETURNING 1),"
-    # A packet id reused in this batch is updated below, not deleted here: one row, one change.
-    " forgotten AS (DELETE FROM ingest_unacked WHERE client_id = $1 AND mid = ANY($2::int[])"
-    " AND NOT (mid = ANY($22::int[])) RETURNING 1),"
-    " remembered AS (INSERT INTO ingest_unacked (client_id, mid, digest)"
-    " SELECT $1, * FROM unnest($22::int[], $23::bytea[]) ON CONFLICT (client_id, mid)"
-    " DO UPDATE SET digest = EXCLUDED.digest RETURNING 1),"
+    # Acknowledged packet ids leave every row that holds them (a stale row from before a reconnect
+    # too); rows left empty go. This batch's row is not visible to these updates (one snapshot), so a
+    # packet id acknowledged earlier and reused in this batch stays remembered.
+    " forgotten AS (UPDATE ingest_unacked_batches SET entries = entries - $2::text[]"
+    " WHERE client_id = $1 AND entries ?| $2::text[] AND entries - $2::text[] <> '{}'::jsonb RETURNING 1),"
+    " emptied AS (DELETE FROM ingest_unacked_batches"
+    " WHERE client_id = $1 AND entries ?| $2::text[] AND entries - $2::text[] = '{}'::jsonb RETURNING 1),"
+    " remembered AS (INSERT INTO ingest_unacked_batches (client_id, batch_id, entries)"
+    " SELECT $1, $22, jsonb_object($23::text[], $24::text[]) WHERE cardinality($23::text[]) > 0"
+    " ON CONFLICT (client_id, batch_id) DO UPDATE"
+    " SET entries = ingest_unacked_batches.entries || EXCLUDED.entries RETURNING 1),"
     " counted AS (UPDATE ingest_counters SET value = value + CASE name WHEN 'events_stored' THEN stats.stored"
     " ELSE $3::bigint - stats.stored END FROM stats WHERE name IN ('events_stored', 'duplicates_dropped')"
     " AND $3::bigint > 0 RETURNING 1)"
@@ -131,10 +136,14 @@ async def write_batch(
     outcome: BatchOutcome,
     registry: Registry,
     client_id: str,
+    batch_id: int,
     unacked: Sequence[tuple[int, bytes]],
     forget_mids: Sequence[int],
 ) -> BatchWritten:
-    """Commit a batch; `unacked` are this batch's (mid, digest), `forget_mids` those acked before."""
+    """Commit a batch; `unacked` are this batch's (mid, digest), `forget_mids` those acked before.
+
+    Writes of the same `batch_id` (a batch stored one message at a time) add to one row.
+    """
     records = _event_records(outcome, registry)
     devices = registry.dirty_devices()
     hubs = registry.dirty_hubs()
@@ -156,7 +165,7 @@ async def write_batch(
             )
         row = await connection.fetchrow(
             _COMMIT_BATCH,
-            client_id, list(forget_mids), len(records),
+            client_id, [str(mid) for mid in forget_mids], len(records),
             [d.device_id for d in devices], [d.hub_id for d in devices], [d.friendly_name for d in devices],
             [d.ieee_address for d in devices], [d.device_type for d in devices],
             [d.location for d in devices], [d.model for d in devices], [d.vendor for d in devices],
@@ -165,7 +174,7 @@ async def write_batch(
             [d.availability for d in devices],
             [orjson.dumps(d.last_state).decode() for d in devices], [d.removed for d in devices],
             [h.hub_id for h in hubs], [h.last_seen for h in hubs], [h.bridge_state for h in hubs],
-            [mid for mid, _ in unacked], [digest for _, digest in unacked],
+            batch_id, [str(mid) for mid, _ in unacked], [digest.hex() for _, digest in unacked],
         )
         assert row is not None
         stored, max_seq = int(row["stored"]), row["max_seq"]
@@ -176,6 +185,8 @@ async def write_batch(
 
 
 async def load_unacked(*, connection: asyncpg.Connection, client_id: str) -> dict[int, bytes]:
-    """Messages committed but perhaps never acknowledged, from before the last stop."""
-    rows = await connection.fetch("SELECT mid, digest FROM ingest_unacked WHERE client_id = $1", client_id)
-    return {int(row["mid"]): bytes(row["digest"]) for row in rows}
+    """Messages committed but perhaps never acknowledged, from before the last stop (later batches win)."""
+    rows = await connection.fetch(
+        "SELECT e.key, e.value FROM ingest_unacked_batches b, jsonb_each_text(b.entries) AS e"
+        " WHERE b.client_id = $1 ORDER BY b.batch_id", client_id)
+    return {int(row["key"]): bytes.fromhex(row["value"]) for row in rows}

@@ -13,9 +13,11 @@ import asyncpg
 
 from models.config import CostRates, EvidenceConfig
 from models.review import add_trigger, record_decision
+from models.scheduler import SchedulerOptions, run_scheduler
 from models.scheme import scheme_view
 from models.service import FORMATS, render_pack, run_nightly
 from telecare.settings import Settings
+from telecare.signals import stop_on_signals
 
 
 def _config(args: argparse.Namespace) -> EvidenceConfig:
@@ -45,6 +47,14 @@ async def nightly_handler(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await connection.close()
     print_json([asdict(run) for run in runs])
+    return 0
+
+
+async def worker_handler(args: argparse.Namespace, settings: Settings) -> int:
+    """Read each resident's night once it is over, every morning, until stopped."""
+    stop = stop_on_signals()
+    options = SchedulerOptions(interval_s=args.interval_s, catch_up_nights=args.catch_up_nights, org_id=args.org)
+    await run_scheduler(database_url=settings.database_url, config=_config(args), stop=stop, options=options)
     return 0
 
 
@@ -116,7 +126,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: Any) -> None:
-    """Add `telecare report nightly|pack|scheme|decide|trigger`."""
+    """Add `telecare report nightly|worker|pack|scheme|decide|trigger`."""
     report = subparsers.add_parser("report", help="night-time evidence for care reviews")
     sub = report.add_subparsers(dest="report_command", required=True)
     yesterday = date.today() - timedelta(days=1)
@@ -130,6 +140,15 @@ def register(subparsers: Any) -> None:
     nightly.add_argument("--no-alerts", action="store_true", help="do not raise care-review alerts")
     _common(nightly)
     nightly.set_defaults(handler=nightly_handler)
+
+    worker = sub.add_parser("worker", help="every morning, read each resident's night once it is over "
+                                           "(also part of `telecare run`)")
+    defaults = SchedulerOptions()
+    worker.add_argument("--interval-s", type=float, default=defaults.interval_s)
+    worker.add_argument("--catch-up-nights", type=int, default=defaults.catch_up_nights)
+    worker.add_argument("--org", help="only this organisation's residents")
+    _common(worker)
+    worker.set_defaults(handler=worker_handler)
 
     pack = sub.add_parser("pack", help="evidence pack for one resident and period")
     pack.add_argument("--resident", required=True)

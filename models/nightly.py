@@ -56,6 +56,8 @@ class NightAlert:
     raised_at: datetime
     response_s: float | None
     attended: bool
+    # When the situation began (the exit, for out of bed and left the flat): the night it counts in.
+    began_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +158,7 @@ def summarise_night(
         status, reason = "unknown", f"sensors working for {coverage.share:.0%} of the night"
     elif not activity:
         status, reason = "unknown", "no sensor reported anything around this night"
-    night_alerts = [a for a in alerts if window.start <= a.raised_at < window.end]
+    night_alerts = [a for a in alerts if window.start <= a.began_at < window.end]
     care_alerts = [a for a in night_alerts if a.category != "technical"]
     by_type: dict[str, int] = {}
     for alert in night_alerts:
@@ -223,6 +225,7 @@ async def compute_nights(
             r["condition"], r["category"] or "other", r["raised_at"],
             (r["acknowledged_at"] - r["queued_at"]).total_seconds() if r["acknowledged_at"] else None,
             bool(r["attended"]) or (r["outcome"] in ATTENDED_OUTCOMES),
+            r["began_at"],
         )
         for r in alert_rows
     ]

@@ -49,9 +49,14 @@ WHERE resident_id = $1 AND run = $2 AND condition = 'hub_offline'
 """
 
 # Alerts in a range with what the operators did: acknowledgement time and any attendance.
+# `began_at` places an alert in the night its situation began: out of bed too long and left the flat
+# begin at the exit (the timer's arming), which may be in the night even when the alert falls due
+# after the window closes; every other alert begins when it is raised.
 NIGHT_ALERTS = """
 SELECT a.alert_id, a.condition, a.device_type, a.raised_at, a.queued_at, a.acknowledged_at,
        a.outcome, p.category,
+       CASE WHEN a.condition IN ('out_of_bed', 'left_flat') AND a.detail ? 'armed_at'
+            THEN (a.detail->>'armed_at')::timestamptz ELSE a.raised_at END AS began_at,
        EXISTS (SELECT 1 FROM alert_history h WHERE h.alert_id = a.alert_id
                AND h.action IN ('action:responder_attended', 'action:contact_attended')) AS attended
 FROM alerts a LEFT JOIN alert_priorities p USING (condition)
@@ -109,4 +114,10 @@ SELECT a.alert_id, a.condition, a.raised_at, a.status, a.outcome, a.priority, p.
 FROM alerts a LEFT JOIN alert_priorities p USING (condition)
 WHERE a.resident_id = $1 AND a.run = $2 AND a.raised_at >= $3 AND a.raised_at < $4
 ORDER BY a.raised_at
+"""
+
+# Every resident, or those of one organisation, for the morning run.
+RESIDENTS_FOR_MORNING_RUN = """
+SELECT r.resident_id, r.org_id, r.display_name, r.flat, r.timezone, r.night_start, r.night_end
+FROM residents r WHERE ($1::text IS NULL OR r.org_id = $1) ORDER BY r.resident_id
 """

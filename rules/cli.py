@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import signal
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +16,7 @@ from rules.replay_operator import SimulatedOperator
 from rules.worker import run_rules_worker
 from telecare.cli import print_json
 from telecare.settings import Settings
+from telecare.signals import stop_on_signals
 
 
 def _instant(value: str) -> datetime:
@@ -55,11 +53,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 async def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     await run_rules_worker(settings=settings, stop=stop, run=args.run)
     return 0
 

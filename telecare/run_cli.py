@@ -1,4 +1,5 @@
-"""`telecare run`: the whole service in one process (ingest, rules, API), optionally with a simulated scheme.
+"""`telecare run`: the whole service in one process (ingest, rules, evidence, API), optionally with a simulated
+scheme.
 
 The composition root: each part is the same code its own subcommand runs, each in a named task of
 one TaskGroup, all stopped together by SIGTERM/SIGINT.
@@ -8,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import importlib
 import logging
-import signal
 import sys
 import tempfile
 from collections.abc import Callable, Coroutine
@@ -25,6 +24,7 @@ from rules.worker import WorkerOptions, run_worker
 from telecare.db.migrate import ensure_database, migrate
 from telecare.local_broker import LocalBroker
 from telecare.settings import Settings
+from telecare.signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ PartRunner = Callable[..., Coroutine[Any, Any, None]]
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add `telecare run`."""
-    run = subparsers.add_parser("run", help="ingest, rules and API in one process, optionally with simulated homes")
+    run = subparsers.add_parser(
+        "run", help="ingest, rules, evidence and API in one process, optionally with simulated homes")
     run.add_argument("--local-broker", action="store_true",
                      help="start a private Mosquitto from deploy/mosquitto (persistent, big queues) and use it")
     run.add_argument("--broker-port", type=int, default=18830)
@@ -85,11 +86,7 @@ async def _announce_console(*, settings: Settings, org_id: str, stop: asyncio.Ev
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     broker: LocalBroker | None = None
     if args.local_broker:
         broker = LocalBroker(data_dir=Path(tempfile.gettempdir()) / f"telecare-run-mosquitto-{args.broker_port}",
@@ -104,6 +101,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             parts.create_task(run_ingest(settings=settings, stop=stop), name="ingest")
             parts.create_task(run_worker(database_url=settings.database_url, options=WorkerOptions(), stop=stop),
                               name="rules")
+            evidence = _optional_part("models.scheduler", "run_evidence_scheduler")
+            if evidence is not None:
+                parts.create_task(evidence(settings=settings, stop=stop), name="evidence-scheduler")
             serve_api = None if args.no_api else _optional_part("api.main", "serve_api")
             if serve_api is not None:
                 parts.create_task(serve_api(settings=settings, stop=stop), name="api")

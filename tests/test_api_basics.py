@@ -9,9 +9,10 @@ import httpx
 import pytest
 
 from api.cli import register
+from rules.lifecycle import acknowledge
 from telecare.cli import build_parser
 from telecare.settings import Settings
-from tests.api_helpers import ApiServer, api_server, build_world, start_api  # noqa: F401 - fixture
+from tests.api_helpers import ApiServer, api_server, build_world, client, raise_alert, start_api  # noqa: F401 - fixture
 
 
 async def test_security_headers_and_strict_cors(db: asyncpg.Connection, unique: str,
@@ -96,3 +97,21 @@ async def test_token_create_cli_issues_a_working_hashed_token(
     bad = parser.parse_args(["token", "create", "--role", "provider", "--org", f"nope-{unique}"])
     assert await bad.handler(bad, api_server.settings) == 2
     assert callable(register)
+
+
+async def test_kpis_count_only_the_callers_organisations(db: asyncpg.Connection, unique: str,
+                                                         api_server: ApiServer) -> None:  # noqa: F811
+    world = await build_world(db=db, unique=unique)
+    first = await raise_alert(db=db, org_id=world.org_a, resident_id=world.resident_a, condition="fall")
+    await raise_alert(db=db, org_id=world.org_a, resident_id=world.resident_a, condition="smoke")
+    await raise_alert(db=db, org_id=world.org_b, resident_id=world.resident_b, condition="flood")
+    await acknowledge(connection=db, alert_id=first, user_id=f"opa-{unique}")
+    async with client(api_server, world, "operator_a") as http:
+        mine = (await http.get("/api/kpis")).json()
+        assert mine["alerts"] == 2 and mine["acknowledged"] == 1 and mine["ack_within_60s"] == 0.5
+        assert (await http.get(f"/api/kpis?org_id={world.org_b}")).status_code == 404
+    async with client(api_server, world, "operator_b") as http:
+        theirs = (await http.get("/api/kpis")).json()
+        assert theirs["alerts"] == 1 and theirs["acknowledged"] == 0 and theirs["ack_within_60s"] == 0.0
+    async with client(api_server, world, "admin") as http:
+        assert (await http.get(f"/api/kpis?org_id={world.org_a}")).json()["alerts"] == 2

@@ -10,7 +10,7 @@ import pytest
 
 from bench.ingest_faults import run_fault_scenario
 from ingest.messages import InboundMessage
-from ingest.mqtt_client import IngestMqttClient
+from ingest.receiver_process import ReceiverProcess
 from ingest.service import run_ingest
 from telecare.local_broker import LocalBroker
 from telecare.settings import Settings
@@ -18,7 +18,7 @@ from tests.support import json_bytes, provision, publish_all, wait_until
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fault", ["kill-ingest", "restart-postgres", "restart-broker"])
+@pytest.mark.parametrize("fault", ["kill-ingest", "kill-receiver", "restart-postgres", "restart-broker"])
 async def test_fault_mid_stream_loses_and_duplicates_nothing(fault: str) -> None:
     result = await run_fault_scenario(fault=fault, events=4000)
     assert result["ingest_alive_at_end"], result
@@ -41,9 +41,8 @@ async def test_committed_but_unacknowledged_messages_are_not_stored_twice(
         {"friendly_name": "pir", "type": "pir", "location": "hallway"}])
     lost_acks: list[int] = []
 
-    def drop_acks(self: IngestMqttClient, *, messages: Sequence[InboundMessage]) -> list[int]:
+    def drop_acks(self: ReceiverProcess, *, messages: Sequence[InboundMessage]) -> None:
         lost_acks.extend(message.mid for message in messages)
-        return []
 
     # Without last_seen the event time is the arrival time: only the redelivery bookkeeping can tell.
     states = [{"occupancy": index % 2 == 0} for index in range(40)]
@@ -52,7 +51,7 @@ async def test_committed_but_unacknowledged_messages_are_not_stored_twice(
         return int(await db.fetchval("SELECT count(*) FROM events WHERE hub_id = $1 AND kind = 'motion'", hub))
 
     with monkeypatch.context() as patch:
-        patch.setattr(IngestMqttClient, "ack", drop_acks)
+        patch.setattr(ReceiverProcess, "ack", drop_acks)
         stop, subscribed = asyncio.Event(), asyncio.Event()
         task = asyncio.create_task(run_ingest(settings=settings, stop=stop, subscribed=subscribed))
         await asyncio.wait_for(subscribed.wait(), timeout=15)
@@ -83,7 +82,8 @@ async def test_committed_but_unacknowledged_messages_are_not_stored_twice(
         publish_all(url_port=broker.port, messages=[(f"z2m/{hub}/pir", json_bytes({"occupancy": True}))])
 
         async def bookkeeping_cleared() -> bool:
-            unacked = await db.fetchval("SELECT count(*) FROM ingest_unacked WHERE client_id = $1",
+            unacked = await db.fetchval("SELECT count(*) FROM ingest_unacked_batches b, jsonb_object_keys(b.entries)"
+                                        " WHERE b.client_id = $1",
                                         settings.mqtt_client_id)
             return await motions() == 22 and int(unacked) <= 2
 

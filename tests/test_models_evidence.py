@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from models.nightly import compute_nights, ensure_nights, load_resident
 from models.nights import night_window
 from models.pack import build_pack
 from models.review import add_trigger
+from models.scheduler import SchedulerOptions, morning_pass
 from models.service import run_nightly
 from simulators.scenario import ScenarioConfig, scenario_messages, scenario_site
 from simulators.truth import ResidentTruth, TruthWriter, load_truth_dir
@@ -136,6 +138,28 @@ async def test_a_silence_alert_left_open_ends_when_the_hub_is_heard_again(db: as
     # The night of the alert is covered until it was raised, and not from then until the hub was heard.
     assert 3 / window.hours - 0.01 <= nights[0].coverage < 1
     assert [n.status for n in nights[1:]] == ["ok", "ok"] and all(n.coverage > 0.99 for n in nights[1:])
+
+
+async def test_an_alert_counts_in_the_night_its_situation_began(db: asyncpg.Connection, scheme: Scheme,
+                                                                  unique: str) -> None:
+    """Up at 06:35 and not back: the out-of-bed alert falls due after the window closes but is that night's."""
+    resident_id = list(scheme.truths)[2]
+    resident = await load_resident(connection=db, resident_id=resident_id)
+    assert resident is not None
+    target = scheme.first + timedelta(days=4)
+    window = night_window(night_of=target, start=resident.night_start, end=resident.night_end, tz=resident.tz)
+    run = f"onset-{unique}"
+    raised = window.end + timedelta(minutes=20)
+    for condition, detail in (("out_of_bed", {"armed_at": (window.end - timedelta(minutes=25)).isoformat()}),
+                              ("not_up", {"armed_at": (window.start - timedelta(hours=1)).isoformat()})):
+        await db.execute(
+            "INSERT INTO alerts (run, org_id, resident_id, subject_key, condition, priority, base_priority,"
+            " raised_at, detected_at, last_event_at, detail) VALUES ($1, $2, $3, $3, $4, 3, 3, $5, $5, $5, $6)",
+            run, resident.org_id, resident_id, condition, raised, json.dumps(detail))
+    nights = await compute_nights(connection=db, resident=resident, first=target, last=target + timedelta(days=1),
+                                  config=EvidenceConfig(alerts_run=run))
+    assert nights[0].alerts_by_type == {"out_of_bed": 1}
+    assert nights[1].alerts_by_type == {}
 
 
 async def test_reactivation_trigger_raises_one_review_alert(db: asyncpg.Connection, scheme: Scheme) -> None:
@@ -278,3 +302,46 @@ async def test_flats_without_a_bed_pad_are_read_from_bedroom_and_hallway_pirs(db
     again = await compute_nights(connection=db, resident=resident, first=scheme.first, last=scheme.first,
                                  config=EvidenceConfig())
     assert again[0].method == "bed_sensor"
+
+
+async def test_the_morning_run_reads_each_night_once_it_is_over(db: asyncpg.Connection, scheme: Scheme) -> None:
+    """What `telecare run` does each morning: due nights read once, nothing early, triggers checked."""
+    resident_id, truth = list(scheme.truths.items())[3]
+    resident = await load_resident(connection=db, resident_id=resident_id)
+    assert resident is not None
+    await db.execute("DELETE FROM nightly_summary WHERE resident_id = $1", resident_id)
+    config = EvidenceConfig()
+    options = SchedulerOptions(org_id=resident.org_id, catch_up_nights=3)
+    last = scheme.last
+    over = night_window(night_of=last, start=resident.night_start, end=resident.night_end,
+                        tz=resident.tz).end + timedelta(hours=config.night.tail_hours)
+    stored = "SELECT night_of, bed_exits, computed_at FROM nightly_summary WHERE resident_id = $1 ORDER BY night_of"
+
+    # A minute before the last night is over it is not read; the two before it are.
+    runs = await morning_pass(connection=db, config=config, now=over - timedelta(minutes=1), options=options)
+    assert [row["night_of"] for row in await db.fetch(stored, resident_id)] == [last - timedelta(days=2),
+                                                                                last - timedelta(days=1)]
+    assert resident_id in {run.resident_id for run in runs}
+
+    busy = sum(t.bed_exits >= 1 for t in truth_nights(truth=truth, alarm_windows=False)
+               if (last - timedelta(days=2)).isoformat() <= t.night_of <= last.isoformat())
+    assert busy >= 1, "the scenario should have nights with bed exits"
+    await add_trigger(connection=db, org_id=resident.org_id, resident_id=resident_id, name="morning check",
+                      feature="bed_exits", comparison=">=", threshold=1, min_nights=busy, window_nights=3)
+    before = await db.fetch(stored, resident_id)
+    runs = await morning_pass(connection=db, config=config, now=over + timedelta(minutes=1), options=options)
+    after = await db.fetch(stored, resident_id)
+    assert [row["night_of"] for row in after] == [last - timedelta(days=n) for n in (2, 1, 0)]
+    # Nights already read are not read again.
+    assert [row["computed_at"] for row in after[:2]] == [row["computed_at"] for row in before]
+    mine = [run for run in runs if run.resident_id == resident_id]
+    assert len(mine) == 1 and mine[0].nights == 1
+    expected = {t.night_of: t.bed_exits for t in truth_nights(truth=truth, alarm_windows=False)}
+    assert after[2]["bed_exits"] == expected[last.isoformat()]
+    reviews = await db.fetchval("SELECT count(*) FROM alerts WHERE resident_id = $1 AND condition = 'care_review'"
+                                " AND run = 'live' AND detail->>'reason' LIKE '%of the last 3%'", resident_id)
+    assert reviews == 1
+
+    # A later pass the same morning has nothing to do.
+    again = await morning_pass(connection=db, config=config, now=over + timedelta(minutes=6), options=options)
+    assert [run for run in again if run.resident_id == resident_id] == []

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 
 from api.auth import Role
 from api.deps import Connection, CurrentPrincipal, not_found, require_role
-from api.queries import kpis as q
 from api.schemas import ID_PATTERN, FalseAlarmRate, Kpis
+from rules.kpi import compute_kpis
 
 router = APIRouter(prefix="/api/kpis", tags=["kpis"])
 
@@ -33,16 +33,10 @@ async def get_kpis(
     end = end if end.tzinfo else end.replace(tzinfo=UTC)
     start = since or end - timedelta(hours=24)
     start = start if start.tzinfo else start.replace(tzinfo=UTC)
-    summary = await connection.fetchrow(q.SUMMARY, scope, start, end, org_id)
-    outcomes = await connection.fetch(q.OUTCOMES, scope, start, end, org_id)
-    false_alarms = await connection.fetch(q.FALSE_ALARMS_BY_DEVICE_TYPE, scope, start, end, org_id)
-    values = {k: (float(v) if isinstance(v, (int, float)) and k not in {"alerts", "acknowledged", "closed", "open",
-                                                                       "attendances"} else v)
-              for k, v in dict(summary or {}).items()}
+    kpis = await compute_kpis(connection=connection, since=start, until=end, org_scope=scope, org_id=org_id)
+    by_device_type = kpis.pop("false_alarm_rate_by_device_type")
+    kpis.pop("false_alarm_rate_by_resident")
     return Kpis(
-        since=start, until=end, **values,
-        outcomes={row["outcome"]: row["closed"] for row in outcomes},
-        false_alarm_rate_by_device_type={
-            row["key"]: FalseAlarmRate(closed=row["closed"], false_alarms=row["false_alarms"],
-                                       rate=row["false_alarms"] / row["closed"]) for row in false_alarms},
+        since=start, until=end, **kpis,
+        false_alarm_rate_by_device_type={key: FalseAlarmRate(**rate) for key, rate in by_device_type.items()},
     )
