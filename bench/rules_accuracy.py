@@ -27,8 +27,9 @@ import asyncpg
 
 from bench.pipeline_feed import feed_messages
 from bench.rules_truth import RaisedAlert, RuleTimes, evaluate
-from rules.config import device_silence_for
+from rules.config import OUT_OF_BED_LIMIT_KEY, device_silence_for
 from rules.replay import replay_history
+from rules.replay_operator import SimulatedOperator
 from simulators.scenario import ScenarioConfig, scenario_messages, scenario_site
 from simulators.truth import ResidentTruth, TruthWriter, load_truth_dir
 from simulators.z2m import Z2mOptions
@@ -36,6 +37,8 @@ from telecare.db.migrate import migrate
 from telecare.settings import Settings
 from telecare.site import SiteFile, provision_site
 
+# A control centre answers within a minute and closes most alerts within half an hour.
+DEFAULT_OPERATOR = SimulatedOperator(close_after=timedelta(minutes=30))
 ADMIN_URL = os.environ.get("TELECARE_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -81,8 +84,9 @@ async def configure_rules(*, connection: asyncpg.Connection, truth: dict[str, Re
 async def raised_alerts(*, connection: asyncpg.Connection, run: str) -> list[RaisedAlert]:
     """Every alert episode of the run, plus every condition attached to an alert as the same incident.
 
-    Nobody closes alerts in a replay, so a condition that returns after its restore lands on the same
-    alert row as a new episode (history `repeated` with `after_clear`); each counts as one alert.
+    A condition that returns after its restore, before the operator closed the alert, lands on the
+    same alert row as a new episode (history `repeated` with `after_clear`); each counts as one alert,
+    as does every alert row (one raised after a close is a new row).
     """
     rows = await connection.fetch(
         "SELECT h.history_id, a.alert_id, a.resident_id, a.condition, h.action, h.event_time,"
@@ -97,13 +101,21 @@ async def raised_alerts(*, connection: asyncpg.Connection, run: str) -> list[Rai
         due_at = datetime.fromisoformat(due) if isinstance(due, str) else None
         if row["action"] == "related":
             alerts.append(RaisedAlert(row["history_id"], row["alert_id"], row["resident_id"], str(detail["condition"]),
-                                      row["event_time"], row["event_time"], None, related_to=row["alert_id"]))
+                                      row["event_time"], row["event_time"], None, related_to=row["alert_id"],
+                                      device=_device(detail.get("subject"))))
             continue
         detected = detail.get("detected_at")
         detected_at = datetime.fromisoformat(detected) if isinstance(detected, str) else row["detected_at"]
+        limit = detail.get(OUT_OF_BED_LIMIT_KEY)
         alerts.append(RaisedAlert(row["history_id"], row["alert_id"], row["resident_id"], row["condition"],
-                                  row["event_time"], detected_at, due_at))
+                                  row["event_time"], detected_at, due_at, device=_device(detail.get("device_id")),
+                                  own_limit=timedelta(seconds=limit) if isinstance(limit, int | float) else None))
     return alerts
+
+
+def _device(value: object) -> str | None:
+    """A device id (`hub:friendly name`) from an alert's detail, or None for a resident-level subject."""
+    return value if isinstance(value, str) and ":" in value and not value.startswith("hub:") else None
 
 
 async def device_silences(*, connection: asyncpg.Connection) -> dict[str, dict[str, timedelta]]:
@@ -120,17 +132,24 @@ async def device_silences(*, connection: asyncpg.Connection) -> dict[str, dict[s
 
 async def run_accuracy(
     *, connection: asyncpg.Connection, config: ScenarioConfig, truth_dir: Path, settings: Settings,
-    run: str,
+    run: str, simulate: bool = True, operator: SimulatedOperator | None = DEFAULT_OPERATOR,
 ) -> AccuracyRun:
-    """Simulate, ingest, replay and evaluate one scenario in the database behind `connection`."""
+    """Simulate, ingest, replay and evaluate one scenario in the database behind `connection`.
+
+    With `simulate` False the database and `truth_dir` already hold the scenario (a kept run): only
+    the replay and the evaluation run again, under the run name `run`. The `operator` closes each
+    alert as a control centre would (None: alerts stay open all replay).
+    """
     timings: dict[str, float] = {}
-    started = monotonic_time.monotonic()
-    site = SiteFile.model_validate(scenario_site(config=config))
-    await provision_site(connection=connection, site=site)
-    writer = TruthWriter(directory=truth_dir)
-    stats = await feed_messages(connection=connection, settings=settings,
-                                messages=scenario_messages(config=config, truth=writer))
-    timings["simulate_and_ingest_s"] = round(monotonic_time.monotonic() - started, 1)
+    stats = None
+    if simulate:
+        started = monotonic_time.monotonic()
+        site = SiteFile.model_validate(scenario_site(config=config))
+        await provision_site(connection=connection, site=site)
+        writer = TruthWriter(directory=truth_dir)
+        stats = await feed_messages(connection=connection, settings=settings,
+                                    messages=scenario_messages(config=config, truth=writer))
+        timings["simulate_and_ingest_s"] = round(monotonic_time.monotonic() - started, 1)
     truth = load_truth_dir(directory=truth_dir)
     up_by = await configure_rules(connection=connection, truth=truth)
     since = datetime.fromtimestamp(config.start_epoch, UTC)
@@ -138,17 +157,19 @@ async def run_accuracy(
     until = await connection.fetchval("SELECT max(time) FROM events") + timedelta(seconds=1)
     started = monotonic_time.monotonic()
     summary = await replay_history(connection=connection, run=run, since=since, until=until,
-                                   resident_ids=sorted(truth))
+                                   resident_ids=sorted(truth), operator=operator)
     timings["replay_s"] = round(monotonic_time.monotonic() - started, 1)
     alerts = await raised_alerts(connection=connection, run=run)
     report = evaluate(truth=truth, alerts=alerts, device_silence=await device_silences(connection=connection),
-                      times=RuleTimes(up_by=up_by))
-    report["messages"] = stats.messages
-    report["events"] = stats.events
-    report["dead_letters"] = stats.dead_letters
+                      times=RuleTimes(up_by=up_by, data_end=until))
+    if stats is not None:
+        report["messages"] = stats.messages
+        report["dead_letters"] = stats.dead_letters
+    report["events"] = await connection.fetchval("SELECT count(*) FROM events")
     report["replay_events"] = summary.events
     report["replay_events_per_s"] = round(summary.events / max(timings["replay_s"], 0.001))
     report["alerts"] = len([a for a in alerts if a.related_to is None])
+    report["closed_by_operator"] = summary.closed_by_operator
     return AccuracyRun(report=report, timings=timings)
 
 
@@ -170,33 +191,45 @@ def bench_settings(*, database_url: str, days: int) -> Settings:
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
-    name = f"telecare_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
+    name = args.reuse or f"telecare_bench_{secrets.token_hex(4)}"
+    if args.reuse and args.truth_dir is None:
+        raise SystemExit("--reuse needs the --truth-dir the kept run wrote")
+    if not args.reuse:
+        admin = await asyncpg.connect(ADMIN_URL)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+    keep = args.keep or bool(args.reuse)
     url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     try:
         await migrate(database_url=url)
         config = scenario(residents=args.residents, days=args.days, seed=args.seed,
                           incidents_per_month=args.incidents_per_month, faults_per_month=args.faults_per_month,
-                          prefix="acc")
+                          prefix="acc", start=date.fromisoformat(args.start) if args.start else None)
         connection = await asyncpg.connect(url)
         try:
-            with tempfile.TemporaryDirectory(prefix="rules-accuracy-") as truth_dir:
-                result = await run_accuracy(connection=connection, config=config, truth_dir=Path(truth_dir),
+            with tempfile.TemporaryDirectory(prefix="rules-accuracy-") as scratch_dir:
+                truth_dir = Path(args.truth_dir) if args.truth_dir else Path(scratch_dir)
+                truth_dir.mkdir(parents=True, exist_ok=True)
+                result = await run_accuracy(connection=connection, config=config, truth_dir=truth_dir,
                                             settings=bench_settings(database_url=url, days=args.days),
-                                            run="accuracy")
+                                            run=args.run, simulate=not args.reuse,
+                                            operator=_operator(close_min=args.operator_close_min))
         finally:
             await connection.close()
     finally:
-        if not args.keep:
+        if not keep:
             admin = await asyncpg.connect(ADMIN_URL)
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()
     return {"scenario": {"residents": args.residents, "days": args.days, "seed": args.seed,
                          "incidents_per_month": args.incidents_per_month,
-                         "faults_per_month": args.faults_per_month},
-            "database": name if args.keep else None, "timings": result.timings, **result.report}
+                         "faults_per_month": args.faults_per_month, "start": config.start.isoformat(),
+                         "operator_close_min": args.operator_close_min},
+            "database": name if keep else None, "timings": result.timings, **result.report}
+
+
+def _operator(*, close_min: float) -> SimulatedOperator | None:
+    return SimulatedOperator(close_after=timedelta(minutes=close_min)) if close_min > 0 else None
 
 
 def main() -> None:
@@ -208,6 +241,14 @@ def main() -> None:
     parser.add_argument("--incidents-per-month", type=float, default=2.0)
     parser.add_argument("--faults-per-month", type=float, default=1.0)
     parser.add_argument("--keep", action="store_true", help="keep the database for inspection")
+    parser.add_argument("--truth-dir", help="write (or, with --reuse, read) the truth files here")
+    parser.add_argument("--reuse", metavar="DATABASE",
+                        help="a database kept by an earlier run of the same scenario: replay and evaluate only")
+    parser.add_argument("--start", help="first simulated day (YYYY-MM-DD); default: days + 2 before today")
+    parser.add_argument("--operator-close-min", type=float, default=30.0,
+                        help="the simulated operator closes each alert this many event-time minutes after it"
+                             " is raised (0: nobody closes alerts)")
+    parser.add_argument("--run", default="accuracy", help="run name of the replay (one per replay of a database)")
     args = parser.parse_args()
     sys.stdout.write(json.dumps(asyncio.run(_main(args)), indent=2, default=str) + "\n")
 

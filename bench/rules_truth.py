@@ -51,6 +51,10 @@ class RaisedAlert:
     detected_at: datetime
     due_at: datetime | None
     related_to: int | None = None
+    # The device the alert (or this episode of it) is about, as `hub:friendly name`, if any.
+    device: str | None = None
+    # An out-of-bed timer's own extension limit, when the resident's recent nights gave it a longer one.
+    own_limit: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +82,28 @@ class RuleTimes:
     """The rule settings the truth-derived due times need."""
 
     left_flat: timedelta = timedelta(minutes=30)
+    out_of_bed: timedelta = timedelta(minutes=30)
     out_of_bed_max: timedelta = timedelta(minutes=60)
     up_by: dict[str, time] | None = None
     temperature_low_c: float = 12.0
     # Live runs judge silence from last_seen; replays only see the hubs' own offline reports.
     silence_watchdog: bool = False
+    # Where the replayed data ends: an alarm that could only be due after it cannot be judged.
+    data_end: datetime | None = None
+
+
+def _muted(*, item: Window, faults: tuple[Window, ...]) -> bool:
+    """Whether the sensor that sees the incident was silent (a device fault) when it began."""
+    device = item.detail.get("device")
+    return device is not None and any(
+        fault.kind == "device_offline" and fault.detail.get("device") == device
+        and fault.start <= item.start <= (fault.end or item.start)
+        for fault in faults)
 
 
 def expectation(*, resident_id: str, item: Window, device_silence: dict[str, timedelta],
-                times: RuleTimes, tz: ZoneInfo) -> Expectation:
-    """The alert (and window) one truth incident or fault requires."""
+                times: RuleTimes, tz: ZoneInfo, faults: tuple[Window, ...] = ()) -> Expectation:
+    """The alert (and window) one truth incident or fault requires (`faults`: the resident's device faults)."""
     start = item.start
     end = item.end or start
     condition = EXPECTED[item.kind]
@@ -130,7 +146,40 @@ def expectation(*, resident_id: str, item: Window, device_silence: dict[str, tim
             window = (datetime.fromisoformat(announced) - _GRACE, end + timedelta(minutes=10))
     elif item.kind == "hub_offline":
         window = (start - _GRACE, end + timedelta(minutes=20))
+    if observable and item.record == "incident" and _muted(item=item, faults=faults):
+        observable, why = False, f"its sensor ({detail['device']}) was silent in a device fault"
+    if observable and times.data_end is not None and window[0] > times.data_end:
+        observable, why = False, "due after the end of the replayed data"
     return Expectation(resident_id, item.kind, condition, window, observable, why, due)
+
+
+def _held(*, alert: RaisedAlert, resident: ResidentTruth, times: RuleTimes) -> bool:
+    """Whether the truth's night records show the alert's condition really held when it was raised.
+
+    Such an alert is still counted as false (no incident names it), but it is the rule saying something
+    true, such as an hour of night wandering in a deterioration episode, not the rule being wrong.
+    """
+    at = alert.raised_at
+    for night in resident.nights:
+        if alert.condition == "out_of_bed" and any(
+                exit_.start + times.out_of_bed <= at <= exit_.end for exit_ in night.bed_exits):
+            return True
+        if alert.condition == "left_flat" and any(out <= at <= back for out, back in night.door_exits):
+            return True
+        window_start = night.sleep_onset - timedelta(hours=12)
+        if alert.condition == "not_in_bed" and window_start <= at < night.sleep_onset:
+            return True
+        if alert.condition == "not_up" and night.sleep_onset <= at < night.wake:
+            return True
+    return False
+
+
+def _same_device(*, alert: RaisedAlert, item: Window) -> bool:
+    """A device fault is explained only by an alert about that device (two batteries low are two faults)."""
+    device = item.detail.get("device")
+    if item.record != "device_fault" or device is None or alert.device is None:
+        return True
+    return bool(alert.device.split(":", 1)[-1] == device)
 
 
 def evaluate(
@@ -154,7 +203,8 @@ def evaluate(
         resident_nights += len(resident.nights)
         for item in (*resident.incidents, *resident.faults):
             want = expectation(resident_id=resident_id, item=item,
-                               device_silence=device_silence.get(resident_id, {}), times=times, tz=tz)
+                               device_silence=device_silence.get(resident_id, {}), times=times, tz=tz,
+                               faults=resident.faults)
             first_night = _night_of(item.start, tz)
             last_night = _night_of(max(item.end or item.start, want.window[1]), tz)
             night = first_night
@@ -163,10 +213,11 @@ def evaluate(
                 night += timedelta(days=1)
             in_window = [a for a in by_resident.get(resident_id, [])
                          if want.window[0] <= a.raised_at <= want.window[1]]
-            right = [a for a in in_window if a.condition == want.condition]
+            right = [a for a in in_window if a.condition == want.condition
+                     and _same_device(alert=a, item=item)]
             for alert in in_window:
                 confusion[item.kind][alert.condition] += 1
-                if alert.condition == want.condition:
+                if alert in right:
                     explained.add(alert.episode)
             if not in_window:
                 confusion[item.kind]["(none)"] += 1
@@ -178,7 +229,9 @@ def evaluate(
                 verdict = "hit"
                 for alert in right:
                     if want.due is not None:
-                        truth_lateness_s.append((alert.raised_at - want.due).total_seconds())
+                        # Up and about the whole time: the timer runs to its cap, the timer's own if it had one.
+                        due = item.start + alert.own_limit if alert.own_limit is not None else want.due
+                        truth_lateness_s.append((alert.raised_at - due).total_seconds())
                     if alert.condition in TIMER_CONDITIONS and alert.due_at is not None:
                         lateness_s.append((alert.detected_at - alert.due_at).total_seconds())
             elif right:
@@ -198,6 +251,9 @@ def evaluate(
         if (alert.resident_id, _night_of(alert.raised_at, tz)) not in incident_nights:
             benign_false.append(alert)
     benign_nights = resident_nights - len({n for n in incident_nights if n[0] in truth})
+    held = {a.episode for a in false_alerts
+            if a.resident_id in truth and _held(alert=a, resident=truth[a.resident_id], times=times)}
+    benign_wrong = [a for a in benign_false if a.episode not in held]
 
     def deteriorating(alert: RaisedAlert) -> bool:
         resident = truth.get(alert.resident_id)
@@ -224,6 +280,13 @@ def evaluate(
         "false_alerts_on_benign_nights": len(benign_false),
         "false_alerts_per_100_benign_resident_nights": round(100 * len(benign_false) / max(1, benign_nights), 3),
         "false_alerts_per_100_resident_nights": round(100 * len(false_alerts) / max(1, resident_nights), 3),
+        # Of the false alerts, those whose condition the truth's night records show really held (an hour
+        # out of bed, a bedtime hours after the usual), split out, not hidden: no incident names them.
+        "false_alerts_condition_held": len(held),
+        "false_alerts_on_benign_nights_condition_not_held": len(benign_wrong),
+        "false_alerts_condition_not_held_per_100_benign_resident_nights": round(
+            100 * len(benign_wrong) / max(1, benign_nights), 3),
+        "false_alerts_on_benign_nights_by_condition": dict(Counter(a.condition for a in benign_false)),
         # Late nights and lie-ins inside a simulated deterioration episode are real changes that no
         # incident record names; they are split out, not hidden.
         "false_alerts_during_deterioration_episodes": sum(1 for a in false_alerts if deteriorating(a)),

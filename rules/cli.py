@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -12,6 +12,7 @@ import asyncpg
 from rules.kpi import compute_kpis
 from rules.lifecycle import list_queue
 from rules.replay import replay_history
+from rules.replay_operator import SimulatedOperator
 from rules.worker import run_rules_worker
 from telecare.cli import print_json
 from telecare.settings import Settings
@@ -34,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     replay.add_argument("--to", dest="until", type=_instant, required=True)
     replay.add_argument("--resident", action="append", dest="residents")
     replay.add_argument("--name", default=None, help="run name (default replay-<now>)")
+    replay.add_argument("--operator-close-min", type=float, default=0.0, metavar="MINUTES",
+                        help="a simulated operator answers each alert after 30 s and closes it this many"
+                             " event-time minutes after it is raised (default 0: alerts stay open)")
     replay.set_defaults(handler=_replay)
 
     alerts = subparsers.add_parser("alerts", help="the live alert queue")
@@ -58,8 +62,11 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
     run = args.name or f"replay-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     connection = await asyncpg.connect(settings.database_url)
     try:
+        close_after = timedelta(minutes=args.operator_close_min)
+        operator = (SimulatedOperator(close_after=close_after, answer_after=min(close_after, timedelta(seconds=30)))
+                    if args.operator_close_min > 0 else None)
         summary = await replay_history(connection=connection, run=run, since=args.since, until=args.until,
-                                       resident_ids=args.residents)
+                                       resident_ids=args.residents, operator=operator)
         rows = await connection.fetch(
             "SELECT a.alert_id, a.resident_id, a.condition, a.raised_at, a.repeat_count, r.timezone, r.night_start"
             " FROM alerts a LEFT JOIN residents r USING (resident_id) WHERE a.run = $1 ORDER BY a.raised_at",
@@ -77,7 +84,8 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
              "raised_at": local.isoformat(), "repeats": row["repeat_count"]}
         )
     counts = [len(v) for v in per_night.values()]
-    print_json({"run": run, "events": summary.events, "alerts": len(rows), "nights_with_alerts": len(per_night),
+    print_json({"run": run, "events": summary.events, "alerts": len(rows),
+                "closed_by_operator": summary.closed_by_operator, "nights_with_alerts": len(per_night),
                 "max_alerts_in_a_night": max(counts, default=0), "per_night": per_night})
     return 0
 

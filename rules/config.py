@@ -14,6 +14,8 @@ DEFAULT_OUT_OF_BED_MIN = 30
 # Activity elsewhere extends the out-of-bed timer, but never beyond this long after leaving the bed:
 # someone up for hours in the living room at night is what a night worker would go and check.
 DEFAULT_OUT_OF_BED_MAX_MIN = 60
+# A timer's own extension limit (seconds), when the resident's recent nights gave it a longer one.
+OUT_OF_BED_LIMIT_KEY = "out_of_bed_limit_s"
 DEFAULT_LEFT_FLAT_MIN = 30
 DEFAULT_INACTIVITY_MIN = 12 * 60
 DEFAULT_TEMPERATURE_LOW_C = 12.0
@@ -30,8 +32,12 @@ DEFAULT_BATTERY_LOW_PERCENT = 20
 BATTERY_HYSTERESIS_PERCENT = 10
 # Hysteresis so a reading that hovers at the limit does not open and clear the condition every minute.
 TEMPERATURE_HYSTERESIS_C = 1.0
-# After the front door moves, activity inside within this settle time is the person leaving, not returning.
+# Getting into bed from this long before the night window opens counts as going to bed for the night.
+EVENING_BEFORE_NIGHT = timedelta(hours=4)
+# After the front door moves, activity inside within this settle time is the person leaving, not returning...
 DOOR_SETTLE = timedelta(seconds=60)
+# ...if it is where a sensor sees someone on their way out; the bed or another room seeing them means in.
+BY_THE_DOOR = frozenset({"hallway", "front_door"})
 
 
 @dataclass(frozen=True, slots=True)

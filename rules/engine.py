@@ -17,7 +17,7 @@ import asyncpg
 from rules import engine_queries as q
 from rules.alerts import AlertChange, ConditionReport, attach_condition, clear_condition, open_condition
 from rules.clock import Clock
-from rules.conditions import EMERGENCY_CONDITIONS, NO_CONTACT_CONDITIONS, Condition
+from rules.conditions import EMERGENCY_CONDITIONS, NO_CONTACT_CONDITIONS, RELIED_ON_DEVICE_TYPES, Condition
 from rules.config import ResidentRules, load_resident_rules
 from rules.priorities import PriorityTable, load_priority_table
 from rules.suppression import Suppressions, load_suppressions
@@ -79,6 +79,8 @@ class RulesEngine:
     priorities: PriorityTable = field(default_factory=lambda: PriorityTable({}))
     residents: dict[str, ResidentRules] = field(default_factory=dict)
     planned: set[tuple[str, str, str]] = field(default_factory=set)
+    # A replay plans no daily timer due before its start: what happened before it is not replayed.
+    plan_from: datetime | None = None
 
     async def refresh(self, *, connection: asyncpg.Connection) -> None:
         """Reload the priority table and every resident's rule settings."""
@@ -235,27 +237,25 @@ class RulesEngine:
             " WHERE run = $1 AND subject_key = $2 AND status <> 'closed'",
             self.run, resident.resident_id,
         )
-        # A restored no-contact alert waiting for an operator to close it is no longer a data gap.
-        gap = [row for row in active if row["condition"] in NO_CONTACT_CONDITIONS and row["cleared_at"] is None]
-        if any(c in NO_CONTACT_CONDITIONS for (k, c, _s) in batch.open_conditions if k == resident.resident_id) \
-                or gap:
-            # Silence from a dead sensor is not inactivity: it is its own condition.
-            if gap:
+        silent = await self._silent_sensors(batch=batch, resident_id=resident.resident_id, condition=condition)
+        if silent:
+            # Silence from a sensor this rule reads is not inactivity: it is its own condition, carried
+            # by the no-contact alert while that is still in the queue.
+            gap_report = replace(report, condition=Condition.DATA_GAP.value, subject=condition.value)
+            carriers = [row["alert_id"] for row in active if row["alert_id"] in silent]
+            if carriers:
                 batch.changes.append(await attach_condition(
-                    connection=batch.connection, alert_id=gap[0]["alert_id"],
-                    report=replace(report, condition=Condition.DATA_GAP.value, subject=condition.value),
+                    connection=batch.connection, alert_id=carriers[0], report=gap_report,
                     note=f"{condition.value} not judged: sensors silent"))
                 return
-            await self._open(
-                batch=batch, report=replace(report, condition=Condition.DATA_GAP.value, subject=condition.value),
-                activation=False,
-            )
+            await self._open(batch=batch, report=gap_report, activation=False)
             return
         for row in active:
             same_incident = (
                 Condition(row["condition"]) in EMERGENCY_CONDITIONS
                 and event_time - row["raised_at"] <= SAME_INCIDENT_WINDOW
-            ) or (row["condition"] == Condition.LEFT_FLAT.value and condition != Condition.LEFT_FLAT)
+            ) or (row["condition"] == Condition.LEFT_FLAT.value and row["cleared_at"] is None
+                  and condition != Condition.LEFT_FLAT)  # still out: not in bed, not up... are that incident
             if same_incident and row["condition"] != condition.value:
                 batch.changes.append(await attach_condition(
                     connection=batch.connection, alert_id=row["alert_id"], report=report,
@@ -263,6 +263,24 @@ class RulesEngine:
                 batch.open_conditions[(report.subject_key, report.condition, subject)] = row["alert_id"]
                 return
         await self._open(batch=batch, report=report, activation=True)
+
+    async def _silent_sensors(self, *, batch: Batch, resident_id: str, condition: Condition) -> set[int | None]:
+        """Alerts carrying the resident's open no-contact conditions that blind `condition`'s rule.
+
+        A dead hub blinds every rule; a dead device only the rules that read its kind (a kettle plug
+        going quiet says nothing about whether someone went to bed). A no-contact condition already
+        restored is no data gap, even while its alert waits for an operator to close it.
+        """
+        silent = {subject: alert_id for (key, kind, subject), alert_id in batch.open_conditions.items()
+                  if key == resident_id and kind in NO_CONTACT_CONDITIONS}
+        if not silent:
+            return set()
+        devices = [subject for subject in silent if not subject.startswith("hub:")]
+        types = {row["device_id"]: row["device_type"] for row in await batch.connection.fetch(
+            "SELECT device_id, device_type FROM devices WHERE device_id = ANY($1::text[])", devices)}
+        relied_on = RELIED_ON_DEVICE_TYPES[condition]
+        return {alert_id for subject, alert_id in silent.items()
+                if subject.startswith("hub:") or types.get(subject) in relied_on}
 
     # ---------------------------------------------------------------- ticks
 

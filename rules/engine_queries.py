@@ -104,8 +104,25 @@ SELECT device_id, kind, time FROM events
 WHERE resident_id = $1 AND time <= $2 AND time > $3 AND kind = ANY($4::text[])
 ORDER BY time DESC LIMIT 1
 """
+# The last front-door event in (since, until] and every sign of life after it, oldest first.
+SIGNS_SINCE_LAST_DOOR = """
+WITH door AS (
+    SELECT max(time) AS at FROM events
+    WHERE resident_id = $1 AND time <= $2 AND time > $3 AND device_id = ANY($5::text[]) AND kind = ANY($4::text[])
+)
+SELECT e.device_id, e.location, e.time FROM events e, door
+WHERE e.resident_id = $1 AND e.time <= $2 AND e.time >= door.at AND e.kind = ANY($4::text[])
+ORDER BY e.time, e.device_id = ANY($5::text[]) DESC
+"""
 LAST_KIND = """
 SELECT kind FROM events
 WHERE resident_id = $1 AND time <= $2 AND time > $3 AND kind = ANY($4::text[])
 ORDER BY time DESC LIMIT 1
+"""
+
+# A resident's bed events over a span, for learning their usual bedtime and rise (rules/habits.py).
+BED_EVENTS = """
+SELECT time, kind FROM events
+WHERE resident_id = $1 AND time >= $2 AND time < $3 AND kind = ANY($4::text[])
+ORDER BY time
 """

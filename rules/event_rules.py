@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rules.conditions import ACTIVATION_KINDS, ACTIVITY_KINDS, STATE_KINDS, Condition
 from rules.config import (
     BATTERY_HYSTERESIS_PERCENT,
+    BY_THE_DOOR,
     DEFAULT_BATTERY_LOW_PERCENT,
     DOOR_SETTLE,
+    OUT_OF_BED_LIMIT_KEY,
     TEMPERATURE_HYSTERESIS_C,
     ResidentRules,
 )
@@ -148,25 +150,32 @@ async def _activity(
             await engine._clear(batch=batch, report=engine._report(
                 event=event, condition=Condition.OUT_OF_BED, subject=subject))
     elif out_of_bed is None and not resident.has_bed_sensor and night is not None and not at_front_door \
-            and kind == EventKind.MOTION:
-        # ...and movement elsewhere at night means the bedroom (and the bed) was left.
+            and kind == EventKind.MOTION \
+            and not engine._is_open(batch=batch, subject_key=rid, condition=Condition.OUT_OF_BED):
+        # ...and movement elsewhere at night means the bedroom (and the bed) was left (once: someone
+        # already flagged as up stays one incident until the bedroom sees them again).
         timers.push_back(resident_id=rid, rule="out_of_bed", subject="", due_at=moment + resident.out_of_bed,
                          armed_at=moment)
     elif out_of_bed is not None:
-        if (at_front_door and kind == EventKind.DOOR_OPEN) or night is None:
-            # Going out is the left-the-flat rule's; activity after the night ends is someone up for the day.
+        if at_front_door and kind == EventKind.DOOR_OPEN:
+            # Going out is the left-the-flat rule's. Activity after the night window ends does not cancel:
+            # whether the bed exit was the morning rise is judged when the timer falls due.
             timers.cancel(resident_id=rid, rule="out_of_bed", at=moment)
         else:
-            due_at = min(moment + resident.out_of_bed, out_of_bed.armed_at + resident.out_of_bed_max)
+            limit = out_of_bed.detail.get(OUT_OF_BED_LIMIT_KEY)
+            cap = timedelta(seconds=limit) if isinstance(limit, int | float) else resident.out_of_bed_max
+            due_at = min(moment + resident.out_of_bed, out_of_bed.armed_at + cap)
             timers.push_back(resident_id=rid, rule="out_of_bed", subject="", due_at=due_at,
                              armed_at=out_of_bed.armed_at)
 
     # Left the flat at night: front door opened, and no sign of life inside since it last moved.
     left = timers.get(resident_id=rid, rule="left_flat")
+    out_and_flagged = bool(engine._is_open(batch=batch, subject_key=rid, condition=Condition.LEFT_FLAT))
     if at_front_door and kind in {EventKind.DOOR_OPEN, EventKind.DOOR_CLOSED}:
         if left is not None:
             timers.arm(timer=replace(left, detail={**left.detail, "door_at": moment.isoformat()}))
-        elif kind == EventKind.DOOR_OPEN and night is not None:
+        elif kind == EventKind.DOOR_OPEN and night is not None and not out_and_flagged:
+            # (Someone already flagged as out who opens the door is coming back, not leaving again.)
             timers.push_back(resident_id=rid, rule="left_flat", subject="", due_at=moment + resident.left_flat,
                              armed_at=moment)
             armed = timers.get(resident_id=rid, rule="left_flat")
@@ -174,9 +183,12 @@ async def _activity(
                 timers.arm(timer=replace(armed, detail={"door_at": moment.isoformat()}))
     elif not at_front_door:
         door_at = _door_at(left.detail) if left is not None else None
-        if left is not None and door_at is not None and moment >= door_at + DOOR_SETTLE:
+        # Just after the door moved, the hallway sensor sees the person on their way out; the bed or
+        # another room seeing someone means they are in.
+        inside = door_at is None or moment >= door_at + DOOR_SETTLE or event.location not in BY_THE_DOOR
+        if left is not None and door_at is not None and inside:
             timers.cancel(resident_id=rid, rule="left_flat", at=moment)
-        if door_at is None or moment >= door_at + DOOR_SETTLE:
+        if inside:
             for subject in engine._is_open(batch=batch, subject_key=rid, condition=Condition.LEFT_FLAT):
                 await engine._clear(batch=batch, report=engine._report(
                     event=event, condition=Condition.LEFT_FLAT, subject=subject))

@@ -11,6 +11,7 @@ import asyncpg
 from rules import engine_queries as q
 from rules.clock import ManualClock
 from rules.engine import RulesEngine, StoredEvent, event_from_row
+from rules.replay_operator import OperatorDesk, SimulatedOperator
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +23,14 @@ class ReplaySummary:
     run: str
     events: int
     alert_changes: int
+    closed_by_operator: int = 0
 
 
 async def replay_history(
     *, connection: asyncpg.Connection, run: str, since: datetime, until: datetime,
     resident_ids: list[str] | None = None, batch_size: int = 5000,
     watchdog_every: timedelta = timedelta(minutes=15), silence_watchdog: bool = False,
+    operator: SimulatedOperator | None = None,
 ) -> ReplaySummary:
     """Process events in [since, until) in event-time order under the run name `run`.
 
@@ -35,14 +38,18 @@ async def replay_history(
     event (only `devices.last_seen`, which holds today's value, not history's), so judged from stored
     events alone every motion sensor of a sleeping flat looks dead. Replays still see the hubs' own
     offline reports (availability, bridge state); silence is judged live, from last_seen.
+
+    With an `operator`, every alert is answered and closed on event time as a control centre would,
+    so a later incident for the same resident and condition raises an alert of its own.
     """
     if run == "live":
         raise ValueError("a replay must not write into the live run")
     clock = ManualClock(current=since)
-    engine = RulesEngine(run=run, clock=clock, replay=True)
+    engine = RulesEngine(run=run, clock=clock, replay=True, plan_from=since)
     await engine.refresh(connection=connection)
     if resident_ids is not None:
         engine.residents = {rid: rules for rid, rules in engine.residents.items() if rid in resident_ids}
+    desk = OperatorDesk(operator=operator, priorities=engine.priorities) if operator is not None else None
     processed = changes = 0
     next_watchdog = since
     after: tuple[datetime, int] = (since - timedelta(microseconds=1), 0)
@@ -55,24 +62,37 @@ async def replay_history(
         nonlocal changes
         if pending:
             async with connection.transaction():
-                changes += len(await engine.process_events(connection=connection, events=pending))
+                batch_changes = await engine.process_events(connection=connection, events=pending)
+            changes += len(batch_changes)
             pending.clear()
             next_due[0] = await engine.next_due(connection=connection)
+            if desk is not None:
+                await desk.take(connection=connection, changes=batch_changes)
 
     async def tick_until(moment: datetime) -> None:
-        """Advance the clock to `moment`, stopping at every due timer and watchdog round on the way."""
+        """Advance the clock to `moment`, stopping at every due timer, watchdog round and operator step."""
         nonlocal next_watchdog, changes
         while True:
             # Ticks also plan the daily timers, so they run every `watchdog_every` with or without it.
-            step = min(d for d in (next_due[0], next_watchdog) if d is not None)
+            operator_due = desk.next_due() if desk is not None else None
+            step = min(d for d in (next_due[0], next_watchdog, operator_due) if d is not None)
             if step > moment:
                 return
-            await flush()
+            if pending:
+                # The held-back events may arm an earlier timer or raise an alert: look again after them.
+                await flush()
+                continue
             clock.advance_to(moment=step)
+            if desk is not None and operator_due is not None and operator_due <= step:
+                await desk.work_until(connection=connection, moment=step)
+                continue
             round_due = step >= next_watchdog
             async with connection.transaction():
-                changes += len(await engine.tick(connection=connection, now=step,
-                                                 with_watchdog=silence_watchdog and round_due))
+                tick_changes = await engine.tick(connection=connection, now=step,
+                                                 with_watchdog=silence_watchdog and round_due)
+            changes += len(tick_changes)
+            if desk is not None:
+                await desk.take(connection=connection, changes=tick_changes)
             if round_due:
                 next_watchdog = step + watchdog_every
             next_due[0] = await engine.next_due(connection=connection)
@@ -93,5 +113,7 @@ async def replay_history(
         await flush()
     await tick_until(until)
     await flush()
-    log.info("replay %s: %d events, %d alert changes", run, processed, changes)
-    return ReplaySummary(run=run, events=processed, alert_changes=changes)
+    closed = desk.closed if desk is not None else 0
+    log.info("replay %s: %d events, %d alert changes, %d closed by the simulated operator",
+             run, processed, changes, closed)
+    return ReplaySummary(run=run, events=processed, alert_changes=changes, closed_by_operator=closed)

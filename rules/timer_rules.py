@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+import json
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 import asyncpg
 
 from rules import engine_queries as q
 from rules.conditions import Condition
+from rules.config import BY_THE_DOOR, DOOR_SETTLE, EVENING_BEFORE_NIGHT, OUT_OF_BED_LIMIT_KEY, ResidentRules
+from rules.habits import learn_habits, night_noon
 from telecare.vocabulary import EventKind
 
 if TYPE_CHECKING:
@@ -19,6 +23,8 @@ if TYPE_CHECKING:
 PLAN_LATE_LIMIT = timedelta(minutes=10)
 # "Got up" counts from this long before the end of the night.
 UP_WINDOW_BEFORE_NIGHT_END = timedelta(minutes=60)
+# A learnt "in bed by" is never later than this before the night ends: past it, it is a morning matter.
+LEARNT_BED_BY_BEFORE_NIGHT_END = timedelta(hours=3)
 _LIFE_SIGNS = [k.value for k in (
     EventKind.MOTION, EventKind.PRESENCE, EventKind.DOOR_OPEN, EventKind.DOOR_CLOSED, EventKind.BED_VACATED,
     EventKind.APPLIANCE_ON, EventKind.APPLIANCE_OFF, EventKind.CHAIR_OCCUPIED, EventKind.CHAIR_VACATED,
@@ -34,11 +40,29 @@ async def fire_timer(*, engine: RulesEngine, batch: Batch, timer: Timer, detecte
     connection = batch.connection
     condition: Condition
     if timer.rule == "out_of_bed":
-        night = resident.night_of(moment=timer.armed_at)
-        if night is not None and timer.due_at >= resident.night_bounds(night=night)[1] - UP_WINDOW_BEFORE_NIGHT_END:
-            return  # up and about in the last hour of the night: up for the day, which "not up by" judges
+        if await _rose_for_the_day(connection=connection, resident=resident, timer=timer):
+            return  # the morning rise: "not up by" judges mornings
+        limit = await _own_out_of_bed_limit(connection=connection, resident=resident, timer=timer)
+        if limit is not None:
+            # Up and about, and this person is lately up this long at night: their own limit applies,
+            # and stillness still counts from the last sign of them.
+            last = await _last_sign(connection=connection, resident_id=resident.resident_id, until=timer.due_at,
+                                    since=timer.armed_at)
+            still_due = (last["time"] if last is not None else timer.armed_at) + resident.out_of_bed
+            batch.timers.arm(timer=replace(
+                timer, due_at=min(timer.armed_at + limit, max(still_due, timer.due_at)), timer_id=None,
+                state="pending", detail={**timer.detail, OUT_OF_BED_LIMIT_KEY: limit.total_seconds()}))
+            return
         condition = Condition.OUT_OF_BED
     elif timer.rule == "left_flat":
+        later = await _left_flat_deadline(connection=connection, resident=resident, timer=timer)
+        if later is False:
+            return  # out for the morning, after this person's ordinary rise
+        if isinstance(later, datetime):
+            # Out for the evening before their usual bedtime: only not back by then is the night rule's.
+            batch.timers.arm(timer=replace(timer, due_at=later, timer_id=None, state="pending",
+                                           detail={**timer.detail, "postponed_to_usual_bedtime": True}))
+            return
         condition = Condition.LEFT_FLAT
     elif timer.rule == "inactivity":
         last = await _last_sign(connection=connection, resident_id=resident.resident_id, until=timer.due_at,
@@ -50,12 +74,13 @@ async def fire_timer(*, engine: RulesEngine, batch: Batch, timer: Timer, detecte
         condition = Condition.INACTIVITY
     elif timer.rule == "not_in_bed":
         night_start, _ = resident.night_bounds(night=datetime.fromisoformat(timer.subject).date())
-        # In bed now, whether they went to bed before the night window opened or during it.
+        # In bed now, or been to bed since the evening (up for the bathroom when the timer fell due).
         last_bed = await connection.fetchval(q.LAST_KIND, resident.resident_id, timer.due_at,
                                              night_start - timedelta(hours=6),
                                              [EventKind.BED_OCCUPIED.value, EventKind.BED_VACATED.value])
         if last_bed == EventKind.BED_OCCUPIED.value or await connection.fetchval(
-                q.KIND_EXISTS, resident.resident_id, night_start, timer.due_at, [EventKind.BED_OCCUPIED.value]):
+                q.KIND_EXISTS, resident.resident_id, night_start - EVENING_BEFORE_NIGHT, timer.due_at,
+                [EventKind.BED_OCCUPIED.value]):
             return
         if await _is_out(connection=connection, resident_id=resident.resident_id, doors=resident.front_door_devices,
                          until=timer.due_at, since=night_start - timedelta(hours=12)):
@@ -79,8 +104,68 @@ async def fire_timer(*, engine: RulesEngine, batch: Batch, timer: Timer, detecte
     await engine.raise_activity(
         batch=batch, resident=resident, condition=condition, subject=timer.subject or timer.rule,
         event_time=timer.due_at, detected_at=detected_at,
-        detail={"rule": timer.rule, "armed_at": timer.armed_at.isoformat(), "due_at": timer.due_at.isoformat()},
+        detail={**timer.detail, "rule": timer.rule, "armed_at": timer.armed_at.isoformat(),
+                "due_at": timer.due_at.isoformat()},
     )
+
+
+async def _rose_for_the_day(*, connection: asyncpg.Connection, resident: ResidentRules, timer: Timer) -> bool:
+    """Whether the bed exit behind a due out-of-bed timer was this person's ordinary morning rise.
+
+    Judged against their own recent rises when the bed sensor has taught us them: someone up at five
+    who usually rises at eight is flagged, someone up at six who usually rises at half past is not.
+    Without them, up and about in the last hour of the night window counts as up for the day.
+    """
+    night = resident.night_of(moment=timer.armed_at)
+    if night is None:
+        return False
+    habits = await learn_habits(connection=connection, resident=resident, night=night, now=timer.armed_at)
+    earliest_rise = habits.earliest_usual_rise()
+    if earliest_rise is not None:
+        return timer.armed_at >= night_noon(resident=resident, night=night) + earliest_rise
+    return timer.due_at >= resident.night_bounds(night=night)[1] - UP_WINDOW_BEFORE_NIGHT_END
+
+
+async def _own_out_of_bed_limit(
+    *, connection: asyncpg.Connection, resident: ResidentRules, timer: Timer
+) -> timedelta | None:
+    """A longer limit for an out-of-bed timer that reached its cap while they were up and about, or None.
+
+    Only a timer that ran to the cap (kept going by activity) is extended, never one that fell due
+    because they were out of bed and still; and only once, to how long their recent nights ran.
+    """
+    night = resident.night_of(moment=timer.armed_at)
+    if night is None or OUT_OF_BED_LIMIT_KEY in timer.detail or timer.due_at < timer.armed_at + resident.out_of_bed_max:
+        return None
+    habits = await learn_habits(connection=connection, resident=resident, night=night, now=timer.armed_at)
+    usual = habits.usual_longest_exit()
+    return usual if usual is not None and usual > resident.out_of_bed_max else None
+
+
+async def _left_flat_deadline(
+    *, connection: asyncpg.Connection, resident: ResidentRules, timer: Timer
+) -> datetime | bool:
+    """For a due left-the-flat timer: True to raise now, False if it is no night outing, or a later due time.
+
+    The night window is the same for everyone; this person's own night runs from their usual bedtime
+    to their usual rise. Gone out after their ordinary rise: out for the morning. Gone out before
+    they have been to bed and before their usual bedtime: out for the evening, judged at that bedtime.
+    """
+    night = resident.night_of(moment=timer.armed_at)
+    if night is None or timer.detail.get("postponed_to_usual_bedtime"):
+        return True
+    habits = await learn_habits(connection=connection, resident=resident, night=night, now=timer.armed_at)
+    noon = night_noon(resident=resident, night=night)
+    earliest_rise = habits.earliest_usual_rise()
+    if earliest_rise is not None and timer.armed_at >= noon + earliest_rise:
+        return False
+    usual_bedtime = habits.latest_usual_bedtime()
+    if usual_bedtime is None or noon + usual_bedtime <= timer.due_at:
+        return True
+    night_start, _ = resident.night_bounds(night=night)
+    been_to_bed = await connection.fetchval(q.KIND_EXISTS, resident.resident_id, night_start - EVENING_BEFORE_NIGHT,
+                                            timer.due_at, [EventKind.BED_OCCUPIED.value])
+    return True if been_to_bed else noon + usual_bedtime
 
 
 async def _last_sign(
@@ -94,10 +179,16 @@ async def _last_sign(
 async def _is_out(
     *, connection: asyncpg.Connection, resident_id: str, doors: frozenset[str], until: datetime, since: datetime
 ) -> bool:
+    """Whether the front door moved last, bar the hallway seeing them on their way out just after it."""
     if not doors:
         return False
-    last = await _last_sign(connection=connection, resident_id=resident_id, until=until, since=since)
-    return last is not None and last["device_id"] in doors
+    rows = await connection.fetch(q.SIGNS_SINCE_LAST_DOOR, resident_id, until, since,
+                                  [*_LIFE_SIGNS, EventKind.BED_OCCUPIED.value], list(doors))
+    if not rows or rows[0]["device_id"] not in doors:
+        return False
+    door_at = rows[0]["time"]
+    return all(row["device_id"] in doors or (row["location"] in BY_THE_DOOR and row["time"] < door_at + DOOR_SETTLE)
+               for row in rows[1:])
 
 
 async def plan_daily_timers(*, engine: RulesEngine, connection: asyncpg.Connection, now: datetime) -> None:
@@ -105,21 +196,51 @@ async def plan_daily_timers(*, engine: RulesEngine, connection: asyncpg.Connecti
     for resident in engine.residents.values():
         today = resident.local(moment=now).date()
         for night in (today - timedelta(days=1), today):
-            plans: list[tuple[str, datetime]] = []
-            if resident.has_bed_sensor and Condition.NOT_IN_BED in resident.enabled:
-                plans.append(("not_in_bed", resident.night_clock(night=night, clock=resident.bed_by)))
+            # Tonight's bedtime is planned from noon, when last night (and its rise) is history to learn from.
+            if resident.has_bed_sensor and Condition.NOT_IN_BED in resident.enabled \
+                    and now >= night_noon(resident=resident, night=night):
+                await _plan(engine=engine, connection=connection, now=now, resident=resident, rule="not_in_bed",
+                            night=night, due=_bed_deadline)
             if Condition.NOT_UP in resident.enabled:
-                _, night_end = resident.night_bounds(night=night)
-                up_day = night_end.astimezone(resident.timezone).date()
-                plans.append(("not_up", resident.at_local(day=up_day, clock=resident.up_by)))
-            for rule, due_at in plans:
-                key = (resident.resident_id, rule, night.isoformat())
-                if key in engine.planned:
-                    continue
-                engine.planned.add(key)
-                if due_at < now - PLAN_LATE_LIMIT:
-                    continue
-                await connection.execute(
-                    q.INSERT_TIMER, engine.run, resident.resident_id, rule, night.isoformat(), now, due_at,
-                    "pending", None, "{}",
-                )
+                await _plan(engine=engine, connection=connection, now=now, resident=resident, rule="not_up",
+                            night=night, due=_up_deadline)
+
+
+class _Deadline(Protocol):
+    async def __call__(self, *, connection: asyncpg.Connection, resident: ResidentRules, night: date,
+                       now: datetime) -> tuple[datetime, dict[str, str]]: ...
+
+
+async def _plan(*, engine: RulesEngine, connection: asyncpg.Connection, now: datetime, resident: ResidentRules,
+                rule: str, night: date, due: _Deadline) -> None:
+    key = (resident.resident_id, rule, night.isoformat())
+    if key in engine.planned:
+        return
+    engine.planned.add(key)
+    due_at, detail = await due(connection=connection, resident=resident, night=night, now=now)
+    if due_at < now - PLAN_LATE_LIMIT or (engine.plan_from is not None and due_at < engine.plan_from):
+        return
+    await connection.execute(q.INSERT_TIMER, engine.run, resident.resident_id, rule, night.isoformat(), now, due_at,
+                             "pending", None, json.dumps(detail))
+
+
+async def _bed_deadline(*, connection: asyncpg.Connection, resident: ResidentRules, night: date,
+                        now: datetime) -> tuple[datetime, dict[str, str]]:
+    """The configured "in bed by", or later for someone whose own recent nights run later."""
+    configured = resident.night_clock(night=night, clock=resident.bed_by)
+    habits = await learn_habits(connection=connection, resident=resident, night=night, now=now)
+    usual = habits.latest_usual_bedtime()
+    if usual is None:
+        return configured, {"bed_by": "configured"}
+    latest = resident.night_bounds(night=night)[1] - LEARNT_BED_BY_BEFORE_NIGHT_END
+    learnt = min(night_noon(resident=resident, night=night) + usual, latest)
+    if learnt <= configured:
+        return configured, {"bed_by": "configured"}
+    return learnt, {"bed_by": "learnt", "nights": str(len(habits.bedtimes))}
+
+
+async def _up_deadline(*, connection: asyncpg.Connection, resident: ResidentRules, night: date,
+                       now: datetime) -> tuple[datetime, dict[str, str]]:
+    """The configured "up by" on the morning after `night`."""
+    _, night_end = resident.night_bounds(night=night)
+    return resident.at_local(day=night_end.astimezone(resident.timezone).date(), clock=resident.up_by), {}

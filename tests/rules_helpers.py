@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 
 from rules.clock import ManualClock
 from rules.engine import RulesEngine
+from rules.replay import ReplaySummary, replay_history
+from rules.replay_operator import SimulatedOperator
 from rules.stream import StreamFollower
 from telecare.site import SiteFile, provision_site
 
@@ -21,6 +23,8 @@ DEVICES = [
     ("bedpir", "pir", "bedroom"),
     ("smoke", "smoke", "kitchen"),
     ("temp", "temperature", "living_room"),
+    ("living", "pir", "living_room"),
+    ("kettle", "plug", "kitchen"),
 ]
 
 
@@ -65,3 +69,34 @@ async def step(*, db: asyncpg.Connection, engine: RulesEngine, follower: StreamF
 async def alerts_for(*, db: asyncpg.Connection, resident: str, run: str) -> list[asyncpg.Record]:
     """The resident's alerts in a run, oldest first."""
     return await db.fetch("SELECT * FROM alerts WHERE resident_id = $1 AND run = $2 ORDER BY alert_id", resident, run)
+
+
+async def store_nights(*, db: asyncpg.Connection, unique: str, first: date, nights: int, bedtime: time, rise: time,
+                       jitter_min: int = 10) -> None:
+    """Ordinary days and nights (about at noon and six, in bed at `bedtime`, up at `rise`), a few minutes apart."""
+    for index in range(nights):
+        wobble = timedelta(minutes=(index * 7) % (2 * jitter_min + 1) - jitter_min)
+        evening = first + timedelta(days=index)
+        bed_day = evening if bedtime >= time(12) else evening + timedelta(days=1)
+        went = datetime.combine(bed_day, bedtime, tzinfo=UTC) + wobble
+        got_up = datetime.combine(evening + timedelta(days=1), rise, tzinfo=UTC) - wobble
+        for hour in (12, 18):  # about during the day, so no inactivity rule fires
+            await store_event(db=db, unique=unique, device="living", kind="motion",
+                              at=datetime.combine(evening, time(hour), tzinfo=UTC) + wobble)
+        await store_event(db=db, unique=unique, device="bed", kind="bed_occupied", at=went)
+        await store_event(db=db, unique=unique, device="bed", kind="bed_vacated", at=got_up)
+        await store_event(db=db, unique=unique, device="hall", kind="motion", at=got_up + timedelta(minutes=1))
+
+
+async def store_moving_about(*, db: asyncpg.Connection, unique: str, start: datetime, minutes: int,
+                             device: str = "living") -> None:
+    """Motion in one room every ten minutes from `start` for `minutes`."""
+    for minute in range(0, minutes + 1, 10):
+        await store_event(db=db, unique=unique, device=device, kind="motion", at=start + timedelta(minutes=minute))
+
+
+async def replay(*, db: asyncpg.Connection, resident: str, since: datetime, until: datetime, run: str,
+                 operator: SimulatedOperator | None = None) -> ReplaySummary:
+    """Replay one resident's stored events on event time (what `telecare rules replay` does)."""
+    return await replay_history(connection=db, run=run, since=since, until=until, resident_ids=[resident],
+                                operator=operator)

@@ -1,4 +1,4 @@
-"""Escalation, KPIs, the live no-contact watchdog, quiet hours, maintenance, the bedroom-PIR fallback."""
+"""Escalation, KPIs, the no-contact watchdog, data gaps, quiet hours, maintenance, the bedroom-PIR fallback."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from rules.engine import RulesEngine
 from rules.escalation import escalate_unclaimed
 from rules.kpi import compute_kpis
 from rules.lifecycle import ActionCode, Outcome, acknowledge, claim, close, record_action
+from rules.replay_operator import SimulatedOperator
 from rules.stream import StreamFollower
 from rules.suppression import add_suppression
-from tests.rules_helpers import alerts_for, provision_flat, step, store_event
+from tests.rules_helpers import alerts_for, provision_flat, replay, step, store_event
 
 NIGHT = datetime(2026, 1, 12, 23, 0, tzinfo=UTC)
 
@@ -197,3 +198,29 @@ async def test_maintenance_silences_one_device_for_its_window(db: asyncpg.Connec
     await step(db=db, engine=engine, follower=follower, now=NIGHT + timedelta(minutes=46))
     assert [a["condition"] for a in await alerts_for(db=db, resident=resident, run=run)] == [
         "personal_trigger", "smoke"]
+
+
+async def test_only_a_silent_sensor_the_rule_reads_makes_a_data_gap(db: asyncpg.Connection, unique: str) -> None:
+    resident, _ = await provision_flat(db=db, unique=unique)
+    await db.execute("INSERT INTO rule_config (resident_id, enabled_rules) VALUES ($1, $2)", resident,
+                     ["out_of_bed", "not_in_bed", "device_offline", "data_gap"])
+    # The kettle plug drops off the network in the evening and stays away.
+    await store_event(db=db, unique=unique, device="kettle", kind="device_offline", at=NIGHT - timedelta(hours=3))
+    # Night 1: out of bed at one, not back: still "out of bed too long", the kettle says nothing about it.
+    await store_event(db=db, unique=unique, device="bed", kind="bed_occupied", at=NIGHT)
+    await store_event(db=db, unique=unique, device="bed", kind="bed_vacated", at=NIGHT + timedelta(hours=2))
+    await store_event(db=db, unique=unique, device="bed", kind="bed_occupied", at=NIGHT + timedelta(hours=4))
+    # Next evening the bed mat goes quiet too: "not in bed by 01:00" cannot be judged, and says so.
+    await store_event(db=db, unique=unique, device="bed", kind="device_offline",
+                      at=NIGHT + timedelta(hours=20))
+    await store_event(db=db, unique=unique, device="hall", kind="motion", at=NIGHT + timedelta(hours=27))
+    run = f"gap-{unique}"
+    await replay(db=db, resident=resident, since=NIGHT - timedelta(hours=4), until=NIGHT + timedelta(hours=28),
+                 run=run, operator=SimulatedOperator(close_after=timedelta(minutes=20)))
+    alerts = await alerts_for(db=db, resident=resident, run=run)
+    assert [(a["condition"], a["raised_at"]) for a in alerts] == [
+        ("device_offline", NIGHT - timedelta(hours=3)),
+        ("out_of_bed", NIGHT + timedelta(hours=2, minutes=30)),
+        ("device_offline", NIGHT + timedelta(hours=20)),
+        ("data_gap", NIGHT + timedelta(hours=26)),
+    ]
