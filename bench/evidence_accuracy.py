@@ -54,13 +54,18 @@ async def simulated(*, url: str, residents: int, days: int, seed: int, replay_ru
                            "seconds": round(time.perf_counter() - started, 1)}
         truths = load_truth_dir(directory=Path(folder))
     if replay_rules:
+        from bench.rules_accuracy import DEFAULT_OPERATOR, configure_rules  # noqa: PLC0415
         from rules.replay import replay_history  # noqa: PLC0415
 
         started = time.perf_counter()
         tz = config.tz
         since = datetime.combine(config.start, clock(0), tzinfo=tz)
+        # The same replay the rules accuracy bench judges: care-plan times per resident and a
+        # simulated control centre closing alerts, so a night's alerts are what a live run raises.
+        await configure_rules(connection=connection, truth=truths)
         summary = await replay_history(connection=connection, run="evidence", since=since,
-                                       until=since + timedelta(days=days + 1))
+                                       until=since + timedelta(days=days + 1), resident_ids=sorted(truths),
+                                       operator=DEFAULT_OPERATOR)
         figures["rules_replay"] = {"events": summary.events, "alert_changes": summary.alert_changes,
                                    "seconds": round(time.perf_counter() - started, 1)}
     evidence = EvidenceConfig(alerts_run="evidence" if replay_rules else "live")
