@@ -32,6 +32,9 @@ class TruthNight:
     door_exits: int
     alarm: bool | None
     alarm_kinds: tuple[str, ...] = ()
+    # Inside a simulated deterioration episode: real changes (long nights up, late bedtimes) that the
+    # truth does not label as incidents, reported apart when the product raises alerts on them.
+    in_episode: bool = False
 
 
 def _quantiles(values: list[float]) -> dict[str, float] | None:
@@ -58,6 +61,7 @@ def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSu
     out_err: list[float] = []
     alarm_nights = alarm_exact = alarm_true = alarm_found = alarm_both = 0
     alarm_misses: list[dict[str, Any]] = []
+    measured_only_in_episode = 0
     methods: Counter[str] = Counter()
     for night in truth:
         summary = summaries.get((night.resident_id, night.night_of))
@@ -82,6 +86,7 @@ def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSu
             alarm_true += night.alarm
             alarm_found += found
             alarm_both += found and night.alarm
+            measured_only_in_episode += found and not night.alarm and night.in_episode
             if found != night.alarm:
                 alarm_misses.append({"resident_id": night.resident_id, "night_of": night.night_of,
                                      "truth_incidents": list(night.alarm_kinds),
@@ -109,6 +114,7 @@ def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSu
             "confusion": {"both": alarm_both, "truth_only": alarm_true - alarm_both,
                           "measured_only": alarm_found - alarm_both,
                           "neither": alarm_nights - alarm_true - alarm_found + alarm_both},
+            "measured_only_in_deterioration_episodes": measured_only_in_episode,
             "disagreements": alarm_misses[:40],
         },
         "errors": {
@@ -136,14 +142,15 @@ def truth_nights(*, truth: Any, alarm_windows: bool = True, night_hours: tuple[t
     for night in truth.nights:
         alarm: bool | None = None
         kinds: tuple[str, ...] = ()
+        window = night_window(night_of=night.night_of, start=night_hours[0], end=night_hours[1], tz=tz)
+        in_episode = any(e.start < window.end and (e.end is None or e.end > window.start) for e in truth.episodes)
         if alarm_windows:
-            window = night_window(night_of=night.night_of, start=night_hours[0], end=night_hours[1], tz=tz)
             kinds = tuple(i.kind for i in incidents if window.start <= i.start < window.end)
             alarm = bool(kinds)
         out.append(TruthNight(
             resident_id=truth.resident_id, night_of=night.night_of.isoformat(), sleep_onset=night.sleep_onset,
             wake=night.wake, bed_exits=len(night.bed_exits), minutes_out_of_bed=night.minutes_out_of_bed,
             bathroom_visits=night.bathroom_visits, door_exits=len(night.door_exits), alarm=alarm,
-            alarm_kinds=kinds,
+            alarm_kinds=kinds, in_episode=in_episode,
         ))
     return out
