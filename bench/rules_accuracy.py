@@ -161,7 +161,7 @@ async def run_accuracy(
     timings["replay_s"] = round(monotonic_time.monotonic() - started, 1)
     alerts = await raised_alerts(connection=connection, run=run)
     report = evaluate(truth=truth, alerts=alerts, device_silence=await device_silences(connection=connection),
-                      times=RuleTimes(up_by=up_by, data_end=until))
+                      times=RuleTimes(up_by=up_by, data_end=until, night_window=config.night_window))
     if stats is not None:
         report["messages"] = stats.messages
         report["dead_letters"] = stats.dead_letters

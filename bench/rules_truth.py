@@ -90,6 +90,15 @@ class RuleTimes:
     silence_watchdog: bool = False
     # Where the replayed data ends: an alarm that could only be due after it cannot be judged.
     data_end: datetime | None = None
+    # The night window the night rules watch (DOMAIN.md section 4: "front door opened in the night
+    # window"); a "night" incident the simulator starts outside it is not one by that definition.
+    night_window: tuple[time, time] | None = None
+
+
+def _in_night_window(*, moment: datetime, tz: ZoneInfo, window: tuple[time, time]) -> bool:
+    local = moment.astimezone(tz).time()
+    start, end = window
+    return start <= local < end if start < end else local >= start or local < end
 
 
 def _muted(*, item: Window, faults: tuple[Window, ...]) -> bool:
@@ -146,6 +155,12 @@ def expectation(*, resident_id: str, item: Window, device_silence: dict[str, tim
             window = (datetime.fromisoformat(announced) - _GRACE, end + timedelta(minutes=10))
     elif item.kind == "hub_offline":
         window = (start - _GRACE, end + timedelta(minutes=20))
+    if (item.kind in ("left_flat_at_night", "out_of_bed_too_long") and times.night_window is not None
+            and not _in_night_window(moment=start, tz=tz, window=times.night_window)):
+        night_start, night_end = times.night_window
+        observable = False
+        why = (f"began at {start.astimezone(tz):%H:%M}, outside the {night_start:%H:%M}-{night_end:%H:%M} "
+               "night window the night rules watch")
     if observable and item.record == "incident" and _muted(item=item, faults=faults):
         observable, why = False, f"its sensor ({detail['device']}) was silent in a device fault"
     if observable and times.data_end is not None and window[0] > times.data_end:
@@ -193,6 +208,7 @@ def evaluate(
     confusion: dict[str, Counter[str]] = defaultdict(Counter)
     outcome: dict[str, Counter[str]] = defaultdict(Counter)
     explained: set[int] = set()
+    unobservable_reasons: Counter[str] = Counter()
     problems: list[dict[str, Any]] = []
     lateness_s: list[float] = []
     truth_lateness_s: list[float] = []
@@ -225,6 +241,7 @@ def evaluate(
                 verdict = "correctly silent" if not in_window else "alerted"
             elif not want.observable:
                 verdict = "unobservable, raised" if right else "unobservable, silent"
+                unobservable_reasons[f"{item.kind}: {want.why_unobservable}"] += 1
             elif right and len({a.episode for a in right if a.related_to is None} or {0}) == 1:
                 verdict = "hit"
                 for alert in right:
@@ -274,6 +291,8 @@ def evaluate(
         "missed": sum(c["missed"] for c in outcome.values()),
         "doubled": sum(c["doubled"] for c in outcome.values()),
         "outcome_by_kind": {k: dict(v) for k, v in sorted(outcome.items())},
+        # Why each unobservable item could not be judged, so none is quietly dropped.
+        "unobservable_reasons": dict(sorted(unobservable_reasons.items())),
         "confusion_table": {k: dict(v) for k, v in sorted(confusion.items())},
         "false_alerts": len(false_alerts),
         "false_alerts_by_condition": dict(Counter(a.condition for a in false_alerts)),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -61,6 +61,12 @@ def test_evaluator_counts_alert_rows_per_incident_and_device() -> None:
             # The front door sensor was dead when they went out: nothing could see it.
             window("incident", "left_flat_at_night", t0 + 4 * days, t0 + 4 * days + timedelta(hours=2),
                    device="front door"),
+            # Out of the door at 07:03 (UTC here) is a morning outing, not "left the flat at night".
+            window("incident", "left_flat_at_night", t0 + 6 * days - timedelta(hours=2, minutes=57),
+                   t0 + 6 * days, device="front door"),
+            # Up at 03:00 and not back is a night incident: missed, since no alert was raised.
+            window("incident", "out_of_bed_too_long", t0 + 5 * days + timedelta(hours=17),
+                   t0 + 5 * days + timedelta(hours=18, minutes=30), device="bed mat"),
         ),
         faults=(
             window("device_fault", "battery_decline", t0, t0 + 5 * days, device="hallway/smoke",
@@ -87,11 +93,12 @@ def test_evaluator_counts_alert_rows_per_incident_and_device() -> None:
         alert(5, "battery_low", t0 + 3 * days, device="h1:pendant"),
     ]
     report = evaluate(truth=truth, alerts=alerts, device_silence={},
-                      times=RuleTimes(data_end=t0 + 7 * days))
+                      times=RuleTimes(data_end=t0 + 7 * days, night_window=(time(22), time(7))))
     assert report["outcome_by_kind"] == {
         "pendant_press": {"hit": 1, "doubled": 1},
         "battery_decline": {"hit": 2},
-        "left_flat_at_night": {"unobservable, silent": 1},
+        "left_flat_at_night": {"unobservable, silent": 2},
+        "out_of_bed_too_long": {"missed": 1},
         "device_offline": {"unobservable, silent": 2},
     }
     assert report["false_alerts"] == 0
