@@ -146,6 +146,10 @@ class PahoReceiver:
             self._wake_pending = True
             self._on_arrival()
 
+    def queued(self) -> int:
+        """How many received messages wait to be taken."""
+        return len(self._queue)
+
     def take(self, *, max_messages: int) -> list[RawMessage]:
         """Whatever has arrived, up to `max_messages`, without waiting."""
         # Cleared before draining: a message appended after the drain wakes the forwarder again.

@@ -89,7 +89,9 @@ def receiver_main(*, settings: Settings, channel: Connection, credit: int, epoch
     stopped = False
     try:
         while True:
-            ready = wait([channel, wake_read], timeout=1.0)
+            # More queued than one batch took: carry on at once; the wake-up only marks new arrivals.
+            idle_s = 0.0 if credit > 0 and receiver.queued() else 1.0
+            ready = wait([channel, wake_read], timeout=idle_s)
             if wake_read in ready:
                 with contextlib.suppress(BlockingIOError):
                     os.read(wake_read, 4096)

@@ -25,7 +25,10 @@ async def test_run_starts_ingest_rules_api_and_a_simulated_scheme_whose_events_a
            "TELECARE_API_PORT": str(api_port), "TELECARE_MQTT_CLIENT_ID": f"run-{name}"}
     process = await asyncio.to_thread(
         subprocess.Popen,
-        [".venv/bin/telecare", "run", "--local-broker", "--broker-port", str(broker_port), "--simulate-flats", "2"],
+        [".venv/bin/telecare", "run", "--local-broker", "--broker-port", str(broker_port), "--simulate-flats", "2",
+             # Sped up: in real time two flats can be quiet for minutes (an afternoon nap), and the test
+             # would depend on the time of day it runs at.
+             "--speed", "30"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
