@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -33,6 +34,8 @@ _COMMIT_TIMEOUT_S = 30.0
 _UNKNOWN_RELOAD_INTERVAL_S = 2.0
 _UNKNOWN_REASONS = frozenset({DeadLetterReason.UNKNOWN_HUB, DeadLetterReason.UNKNOWN_DEVICE})
 _BACKOFF_CAP_S = 10.0
+# Acknowledged packet ids kept until the broker reuses them: more than a full Receive Maximum window.
+_PROBATION_MAX = 65_535
 _CONNECTION_ERRORS = (
     OSError,
     TimeoutError,
@@ -72,6 +75,7 @@ class IngestPipeline:
         self._processor: MessageProcessor | None = None
         self._committed_unacked: dict[int, bytes] = {}
         self._forget_mids: list[int] = []
+        self._probation: OrderedDict[int, bytes] = OrderedDict()
         self.reload_requested = False
         self._last_reload = 0.0
         self._last_batch_id = 0
@@ -136,6 +140,9 @@ class IngestPipeline:
             )
             self._forget(acked_mids=delivery.acked_mids)
             batch = delivery.messages
+            if delivery.dropped_mids is not None:
+                self._receiver_replaced(dropped_mids=delivery.dropped_mids)
+            self._reused(mids=[message.mid for message in batch])
             if self.reload_requested and self._connection is not None:
                 try:
                     await self._reload_registry()
@@ -263,7 +270,26 @@ class IngestPipeline:
         self._client.ack(messages=batch)
 
     def _forget(self, *, acked_mids: Sequence[int]) -> None:
-        # Reported by the receiver before any message that could reuse these packet ids.
+        # Reported by the receiver before any message that could reuse these packet ids. "Acked" means
+        # handed to paho: the PUBACK may still die with a killed receiver, so each stays on probation
+        # until the broker reuses its packet id, which it only does once the PUBACK has arrived.
         for mid in acked_mids:
-            self._committed_unacked.pop(mid, None)
+            digest = self._committed_unacked.pop(mid, None)
+            if digest is not None:
+                self._probation[mid] = digest
+                self._probation.move_to_end(mid)
+        while len(self._probation) > _PROBATION_MAX:
+            self._probation.popitem(last=False)
         self._forget_mids.extend(acked_mids)
+
+    def _reused(self, *, mids: Sequence[int]) -> None:
+        for mid in mids:
+            self._probation.pop(mid, None)
+
+    def _receiver_replaced(self, *, dropped_mids: Sequence[int]) -> None:
+        """A receiver died: acks it may not have delivered count as unacknowledged again."""
+        self._reused(mids=dropped_mids)
+        # The broker numbers packets in sequence, so these ids are not reused for a long while: a
+        # redelivery flagged DUP with one of them is the committed message, not a new one.
+        self._committed_unacked.update(self._probation)
+        self._probation.clear()

@@ -54,6 +54,9 @@ class Delivery:
 
     messages: list[InboundMessage] = field(default_factory=list)
     acked_mids: list[int] = field(default_factory=list)
+    # Set when the receiver died since the previous delivery: the packet ids of what it had forwarded
+    # and was dropped uncommitted (the broker redelivers those).
+    dropped_mids: list[int] | None = None
 
 
 def _die_with_parent() -> None:
@@ -221,20 +224,22 @@ class ReceiverProcess:
             self._ready.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ready.wait(), timeout=timeout_s)
+        dropped: list[int] | None = None
         if self._died:
-            await self._replace_dead_receiver()
-        delivery = Delivery(acked_mids=self._acked)
+            dropped = await self._replace_dead_receiver()
+        delivery = Delivery(acked_mids=self._acked, dropped_mids=dropped)
         self._acked = []
         queue = self._messages
         while queue and len(delivery.messages) < max_messages:
             delivery.messages.append(queue.popleft())
         return delivery
 
-    async def _replace_dead_receiver(self) -> None:
+    async def _replace_dead_receiver(self) -> list[int]:
         process, channel = self._process, self._channel
         exitcode = process.exitcode if process is not None else None
         log.error("MQTT receiver process ended unexpectedly (exit code %s); starting a new one", exitcode)
         # Never acknowledged, so the broker redelivers them to the new receiver.
+        dropped = [message.mid for message in self._messages]
         self._messages.clear()
         self._connected = False
         if channel is not None:
@@ -250,6 +255,7 @@ class ReceiverProcess:
         self._quick_deaths += 1
         self._restarts += 1
         self.start()
+        return dropped
 
     @property
     def restarts(self) -> int:
