@@ -36,7 +36,7 @@ _UNKNOWN_REASONS = frozenset({DeadLetterReason.UNKNOWN_HUB, DeadLetterReason.UNK
 _BACKOFF_CAP_S = 10.0
 # Acknowledged packet ids kept until the broker reuses them: more than a full Receive Maximum window.
 _PROBATION_MAX = 65_535
-_CONNECTION_ERRORS = (
+CONNECTION_ERRORS = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
@@ -53,7 +53,7 @@ _TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "57", "53", "58"})
 
 def is_transient(exc: BaseException) -> bool:
     """Whether a database error is the database being away (retry) rather than refusing the data."""
-    if isinstance(exc, _CONNECTION_ERRORS):
+    if isinstance(exc, CONNECTION_ERRORS):
         return True
     sqlstate = getattr(exc, "sqlstate", None)
     return isinstance(sqlstate, str) and sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
@@ -89,7 +89,7 @@ class IngestPipeline:
                 await prepare_connection(connection)
                 registry = await load_registry(connection=connection)
                 unacked = await load_unacked(connection=connection, client_id=self._settings.mqtt_client_id)
-            except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+            except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
                 if not is_transient(exc):
                     raise
                 delay = backoff_delay(attempt=attempt)
@@ -146,7 +146,7 @@ class IngestPipeline:
             if self.reload_requested and self._connection is not None:
                 try:
                     await self._reload_registry()
-                except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+                except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
                     if not is_transient(exc):
                         raise
                     await self._drop_connection()
@@ -194,7 +194,7 @@ class IngestPipeline:
                     outcome = await self._process(messages=fresh)
                     written = await asyncio.wait_for(self._write(outcome=outcome, messages=fresh, batch_id=batch_id),
                                                      timeout=_COMMIT_TIMEOUT_S)
-            except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+            except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
                 metrics.db_failures.inc()
                 if is_transient(exc):
                     log.warning("batch of %d not committed (%s); reconnecting", len(fresh), type(exc).__name__)

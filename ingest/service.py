@@ -10,7 +10,7 @@ import asyncpg
 from prometheus_client import CollectorRegistry, start_http_server
 
 from ingest.metrics import IngestMetrics
-from ingest.pipeline import IngestPipeline, backoff_delay
+from ingest.pipeline import CONNECTION_ERRORS, IngestPipeline, backoff_delay, is_transient
 from ingest.receiver_process import ReceiverProcess
 from telecare.settings import Settings
 
@@ -47,6 +47,13 @@ async def _listen_for_registry_changes(*, settings: Settings, pipeline: IngestPi
                     await asyncio.wait_for(stop.wait(), timeout=5)
                 if not lost.is_set() and connection.is_closed():
                     lost.set()
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+            # The database went away between connecting and LISTEN (a restart): listen again.
+            if not is_transient(exc):
+                raise
+            log.warning("registry listener lost the database (%s); reconnecting", type(exc).__name__)
+            await asyncio.sleep(backoff_delay(attempt=attempt))
+            attempt += 1
         finally:
             connection.terminate()
 

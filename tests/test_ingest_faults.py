@@ -91,3 +91,35 @@ async def test_committed_but_unacknowledged_messages_are_not_stored_twice(
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=30)
+
+
+async def test_ingest_survives_the_database_vanishing_while_it_starts_listening(
+    db: asyncpg.Connection, broker: LocalBroker, settings: Settings, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL restart between the registry listener's connect and its LISTEN must not stop ingest."""
+    hub = f"hub-{unique}"
+    await provision(db=db, org_id=f"org-{unique}", resident_id=f"res-{unique}", hub_id=hub, devices=[
+        {"friendly_name": "pir", "type": "pir", "location": "hallway"}])
+    real_add_listener = asyncpg.Connection.add_listener
+    failures = [asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")]
+
+    async def add_listener_after_a_restart(self: asyncpg.Connection, channel: str, callback: object) -> None:
+        if failures:
+            raise failures.pop()
+        await real_add_listener(self, channel, callback)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(asyncpg.Connection, "add_listener", add_listener_after_a_restart)
+    stop, subscribed = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(run_ingest(settings=settings, stop=stop, subscribed=subscribed))
+    try:
+        await asyncio.wait_for(subscribed.wait(), timeout=30)
+        publish_all(url_port=broker.port, messages=[(f"z2m/{hub}/pir", json_bytes({"occupancy": True}))])
+
+        async def stored() -> bool:
+            return bool(await db.fetchval("SELECT count(*) FROM events WHERE hub_id = $1", hub))
+
+        await wait_until(stored, what="the motion stored after the listener reconnected")
+        assert failures == [] and not task.done()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
