@@ -140,8 +140,8 @@ class IngestPipeline:
             )
             self._forget(acked_mids=delivery.acked_mids)
             batch = delivery.messages
-            if delivery.dropped_mids is not None:
-                self._receiver_replaced(dropped_mids=delivery.dropped_mids)
+            if delivery.connection_lost_mids is not None:
+                self._connection_lost(seen_mids=delivery.connection_lost_mids)
             self._reused(mids=[message.mid for message in batch])
             if self.reload_requested and self._connection is not None:
                 try:
@@ -286,9 +286,9 @@ class IngestPipeline:
         for mid in mids:
             self._probation.pop(mid, None)
 
-    def _receiver_replaced(self, *, dropped_mids: Sequence[int]) -> None:
-        """A receiver died: acks it may not have delivered count as unacknowledged again."""
-        self._reused(mids=dropped_mids)
+    def _connection_lost(self, *, seen_mids: Sequence[int]) -> None:
+        """A broker connection ended (or its receiver died): acks it may not have delivered count again."""
+        self._reused(mids=seen_mids)
         # The broker numbers packets in sequence, so these ids are not reused for a long while: a
         # redelivery flagged DUP with one of them is the committed message, not a new one.
         self._committed_unacked.update(self._probation)

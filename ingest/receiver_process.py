@@ -54,9 +54,9 @@ class Delivery:
 
     messages: list[InboundMessage] = field(default_factory=list)
     acked_mids: list[int] = field(default_factory=list)
-    # Set when the receiver died since the previous delivery: the packet ids of what it had forwarded
-    # and was dropped uncommitted (the broker redelivers those).
-    dropped_mids: list[int] | None = None
+    # Set when a broker connection ended since the previous delivery (the receiver died, or lost the
+    # broker): the packet ids of the messages received on it that were not yet delivered.
+    connection_lost_mids: list[int] | None = None
 
 
 def _die_with_parent() -> None:
@@ -148,6 +148,7 @@ class ReceiverProcess:
         self._generation = 0
         self._restarts = 0
         self._quick_deaths = 0
+        self._lost_mids: list[int] | None = None
         self._started_at = 0.0
 
     @property
@@ -213,7 +214,14 @@ class ReceiverProcess:
         elif kind == "stopped":
             self._stopped.set()
 
+    def _connection_lost(self, *, mids: list[int]) -> None:
+        self._lost_mids = (self._lost_mids or []) + mids
+
     def _on_status(self, name: str) -> None:
+        if name == "disconnected":
+            # What is queued came on the lost connection; it is still committed and left unacknowledged.
+            self._connection_lost(mids=[message.mid for message in self._messages])
+            self._ready.set()
         if name == "subscribed" and self._subscribed is not None:
             self._subscribed.set()
         self._connected = name in {"connected", "subscribed"}
@@ -224,10 +232,10 @@ class ReceiverProcess:
             self._ready.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ready.wait(), timeout=timeout_s)
-        dropped: list[int] | None = None
         if self._died:
-            dropped = await self._replace_dead_receiver()
-        delivery = Delivery(acked_mids=self._acked, dropped_mids=dropped)
+            self._connection_lost(mids=await self._replace_dead_receiver())
+        delivery = Delivery(acked_mids=self._acked, connection_lost_mids=self._lost_mids)
+        self._lost_mids = None
         self._acked = []
         queue = self._messages
         while queue and len(delivery.messages) < max_messages:
