@@ -32,13 +32,19 @@ async def test_fault_mid_stream_loses_and_duplicates_nothing(fault: str) -> None
         assert result["events_stored"] == result["events_expected"]
 
 
+async def _flat_with_a_hallway_pir(*, db: asyncpg.Connection, unique: str) -> str:
+    """One resident whose hub has a hallway PIR (Z2M, no last_seen: event time is arrival time)."""
+    hub = f"hub-{unique}"
+    await provision(db=db, org_id=f"org-{unique}", resident_id=f"res-{unique}", hub_id=hub, devices=[
+        {"friendly_name": "pir", "type": "pir", "location": "hallway"}])
+    return hub
+
+
 async def test_committed_but_unacknowledged_messages_are_not_stored_twice(
     db: asyncpg.Connection, broker: LocalBroker, settings: Settings, unique: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The crash window between commit and ack, made certain: the broker redelivers with DUP set."""
-    hub = f"hub-{unique}"
-    await provision(db=db, org_id=f"org-{unique}", resident_id=f"res-{unique}", hub_id=hub, devices=[
-        {"friendly_name": "pir", "type": "pir", "location": "hallway"}])
+    hub = await _flat_with_a_hallway_pir(db=db, unique=unique)
     lost_acks: list[int] = []
 
     def drop_acks(self: ReceiverProcess, *, messages: Sequence[InboundMessage]) -> None:
@@ -97,9 +103,7 @@ async def test_ingest_survives_the_database_vanishing_while_it_starts_listening(
     db: asyncpg.Connection, broker: LocalBroker, settings: Settings, unique: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A PostgreSQL restart between the registry listener's connect and its LISTEN must not stop ingest."""
-    hub = f"hub-{unique}"
-    await provision(db=db, org_id=f"org-{unique}", resident_id=f"res-{unique}", hub_id=hub, devices=[
-        {"friendly_name": "pir", "type": "pir", "location": "hallway"}])
+    hub = await _flat_with_a_hallway_pir(db=db, unique=unique)
     real_add_listener = asyncpg.Connection.add_listener
     failures = [asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")]
 
