@@ -63,6 +63,10 @@ class ResidentRules:
     enabled: frozenset[Condition]
     has_bed_sensor: bool
     front_door_devices: frozenset[str]
+    # The settings the care team entered for this person (names of the fields above). Learnt habits
+    # may fill in a setting the care plan leaves open, never relax one it sets: a limit the team chose
+    # holds even when the person's recent nights run past it (that drift goes to a human review).
+    care_plan: frozenset[str] = frozenset()
 
     def local(self, *, moment: datetime) -> datetime:
         """`moment` in the resident's local time."""
@@ -128,6 +132,11 @@ GROUP BY r.resident_id, c.resident_id
 """
 
 
+# Setting -> the rule_config column a care team fills in for it.
+_CARE_PLAN_COLUMNS = {"out_of_bed": "out_of_bed_min", "out_of_bed_max": "out_of_bed_max_min",
+                      "left_flat": "left_flat_min", "bed_by": "bed_by", "up_by": "up_by"}
+
+
 def _from_row(row: asyncpg.Record) -> ResidentRules:
     enabled = frozenset(Condition(name) for name in row["enabled_rules"]) if row["enabled_rules"] else frozenset(
         Condition
@@ -155,6 +164,7 @@ def _from_row(row: asyncpg.Record) -> ResidentRules:
         enabled=enabled,
         has_bed_sensor=bool(row["has_bed"]),
         front_door_devices=frozenset(row["front_doors"]),
+        care_plan=frozenset(name for name, column in _CARE_PLAN_COLUMNS.items() if row[column] is not None),
     )
 
 

@@ -132,10 +132,12 @@ async def _own_out_of_bed_limit(
     """A longer limit for an out-of-bed timer that reached its cap while they were up and about, or None.
 
     Only a timer that ran to the cap (kept going by activity) is extended, never one that fell due
-    because they were out of bed and still; and only once, to how long their recent nights ran.
+    because they were out of bed and still; and only once, to how long their recent nights ran. Never
+    when the care plan sets the cap: the team's limit stands, and the drift goes to the care review.
     """
     night = resident.night_of(moment=timer.armed_at)
-    if night is None or OUT_OF_BED_LIMIT_KEY in timer.detail or timer.due_at < timer.armed_at + resident.out_of_bed_max:
+    if (night is None or "out_of_bed_max" in resident.care_plan or OUT_OF_BED_LIMIT_KEY in timer.detail
+            or timer.due_at < timer.armed_at + resident.out_of_bed_max):
         return None
     habits = await learn_habits(connection=connection, resident=resident, night=night, now=timer.armed_at)
     usual = habits.usual_longest_exit()
@@ -159,7 +161,9 @@ async def _left_flat_deadline(
     earliest_rise = habits.earliest_usual_rise()
     if earliest_rise is not None and timer.armed_at >= noon + earliest_rise:
         return False
-    usual_bedtime = habits.latest_usual_bedtime()
+    # The evening ends at the care plan's "in bed by" when the team set one, else at the usual bedtime.
+    usual_bedtime = (resident.night_clock(night=night, clock=resident.bed_by) - noon if "bed_by" in resident.care_plan
+                     else habits.latest_usual_bedtime())
     if usual_bedtime is None or noon + usual_bedtime <= timer.due_at:
         return True
     night_start, _ = resident.night_bounds(night=night)
@@ -226,8 +230,10 @@ async def _plan(*, engine: RulesEngine, connection: asyncpg.Connection, now: dat
 
 async def _bed_deadline(*, connection: asyncpg.Connection, resident: ResidentRules, night: date,
                         now: datetime) -> tuple[datetime, dict[str, str]]:
-    """The configured "in bed by", or later for someone whose own recent nights run later."""
+    """The care plan's "in bed by"; without one, the default or later for someone whose recent nights run later."""
     configured = resident.night_clock(night=night, clock=resident.bed_by)
+    if "bed_by" in resident.care_plan:
+        return configured, {"bed_by": "care plan"}
     habits = await learn_habits(connection=connection, resident=resident, night=night, now=now)
     usual = habits.latest_usual_bedtime()
     if usual is None:

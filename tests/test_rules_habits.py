@@ -170,3 +170,31 @@ async def test_up_and_about_as_long_as_lately_is_their_normal_still_is_not(db: a
         ("out_of_bed", _at(HISTORY + 2, time(3, 1))),
         ("out_of_bed", _at(HISTORY + 3, time(3, 30))),
     ]
+
+
+async def test_a_care_plan_limit_is_never_relaxed_by_recent_nights(db: asyncpg.Connection, unique: str) -> None:
+    resident, _ = await provision_flat(db=db, unique=unique)
+    # The care team set "in bed by 00:30" and "out of bed at most an hour while up and about".
+    await db.execute("INSERT INTO rule_config (resident_id, bed_by, out_of_bed_max_min) VALUES ($1, $2, 60)",
+                     resident, time(0, 30))
+    # Lately in bed around a quarter to one and up for 75 minutes at two every night: the drift a
+    # deterioration brings, which learning would otherwise take as the new normal.
+    await store_nights(db=db, unique=unique, first=FIRST, nights=HISTORY, bedtime=time(0, 45), rise=time(8))
+    for night in range(HISTORY):
+        await store_event(db=db, unique=unique, device="bed", kind="bed_vacated", at=_at(night + 1, time(2)))
+        await store_moving_about(db=db, unique=unique, start=_at(night + 1, time(2, 1)), minutes=70)
+        await store_event(db=db, unique=unique, device="bed", kind="bed_occupied", at=_at(night + 1, time(3, 15)))
+    night = HISTORY
+    # Tonight: in bed at 00:50, then up at two and about for 78 minutes before going back.
+    await store_moving_about(db=db, unique=unique, start=_at(night, time(20)), minutes=285)
+    await store_event(db=db, unique=unique, device="bed", kind="bed_occupied", at=_at(night + 1, time(0, 50)))
+    await store_event(db=db, unique=unique, device="bed", kind="bed_vacated", at=_at(night + 1, time(2)))
+    await store_moving_about(db=db, unique=unique, start=_at(night + 1, time(2, 1)), minutes=78)
+    await store_event(db=db, unique=unique, device="bed", kind="bed_occupied", at=_at(night + 1, time(3, 20)))
+    await store_event(db=db, unique=unique, device="bed", kind="bed_vacated", at=_at(night + 1, time(8)))
+    run = f"plan-{unique}"
+    await replay(db=db, resident=resident, since=_at(0, time(12)), until=_at(night + 1, time(11)), run=run,
+                 operator=SimulatedOperator(close_after=timedelta(minutes=20)))
+    recent = [(c, at) for c, at in await _conditions(db, resident, run) if at > _at(night, time(12))]
+    # Both called at the care plan's times, as a night worker following the plan would be.
+    assert recent == [("not_in_bed", _at(night + 1, time(0, 30))), ("out_of_bed", _at(night + 1, time(3)))]
