@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from simulators import layout as names
@@ -22,6 +23,10 @@ _DETECTION_GAP_S = {
     Place.LIVING_ROOM: 280.0,
 }
 _BLIND_S = 61.0
+# Someone up and about moves within a quarter of an hour; lying or sitting motionless is what a `still`
+# stay says. An unbounded tail made "awake" stays look motionless for half an hour now and then, which
+# the truth calls activity and a night worker (or the out-of-bed rule) would call stillness.
+_LONGEST_STIR_GAP_S = 900.0
 # Aqara devices report every ~50 minutes; Heiman and Tuya battery devices rarely; mains devices hourly.
 _CHECKIN_S = {
     "RTCGQ11LM": 3000.0,
@@ -87,7 +92,7 @@ def stay_stimuli(
                         (("occupancy", True), ("illuminance", illuminance(tz=tz, at=at, rng=rng))),
                     )
                 )
-                at += max(_BLIND_S, rng.expovariate(1.0 / gap))
+                at += min(_LONGEST_STIR_GAP_S, max(_BLIND_S, rng.expovariate(1.0 / gap)))
         if stay.kettle and has_kettle:
             on = stay.start + rng.uniform(20, 60)
             boil = rng.uniform(140, 230)
@@ -98,6 +103,22 @@ def stay_stimuli(
                 Stimulus(on + boil, names.KETTLE, Action.SET, (("power", 0), ("energy", round(energy, 3))))
             )
     return out
+
+
+# The low-temperature alarm care plans usually set (rules default `temperature_low_c`): the truth says
+# when the thermometer first read below it, since that, not the heating failure, is when a night
+# worker would have been told.
+COLD_ALARM_C = 12.0
+
+
+def first_reading_below(*, readings: list[Stimulus], threshold_c: float, tz: ZoneInfo) -> dict[str, Any] | None:
+    """The first of `readings` (thermometer stimuli) colder than `threshold_c`, as a truth field; None if none."""
+    for reading in sorted(readings, key=lambda stimulus: stimulus.time):
+        value = dict(reading.fields).get("temperature")
+        if isinstance(value, int | float) and value < threshold_c:
+            when = datetime.fromtimestamp(round(reading.time), tz).isoformat()
+            return {"threshold_c": threshold_c, "at": when, "reading_c": value}
+    return None
 
 
 def visit_stimuli(

@@ -21,7 +21,14 @@ from simulators.deterioration import NEUTRAL, draw_episode
 from simulators.emulator import HubEmulator
 from simulators.layout import HomeLayout, standard_flat
 from simulators.profile import ProfileRanges, draw_profile
-from simulators.render import checkin_stimuli, stay_stimuli, temperature_stimuli, visit_stimuli
+from simulators.render import (
+    COLD_ALARM_C,
+    checkin_stimuli,
+    first_reading_below,
+    stay_stimuli,
+    temperature_stimuli,
+    visit_stimuli,
+)
 from simulators.routine import Place, Stay, local_epoch, plan_day, wake_minutes
 from simulators.sitefile import SiteResidentSpec, site_document
 from simulators.stimuli import Stimulus, WireMessage
@@ -271,7 +278,7 @@ class ResidentSim:
         stimuli += stay_stimuli(home=home, stays=plan.stays, tz=tz, rng=rng)
         stimuli += visit_stimuli(home=home, visits=plan.visits, rng=rng)
         stimuli += checkin_stimuli(home=home, start=rise, end=plan.next_rise, rng=rng)
-        stimuli += temperature_stimuli(
+        thermometer_readings = temperature_stimuli(
             home=home,
             start=rise,
             end=plan.next_rise,
@@ -280,6 +287,11 @@ class ResidentSim:
             rng=rng,
             cold=self.cold,
         )
+        stimuli += thermometer_readings
+        for _, record in records:
+            if record.get("incident") == "cold_flat":
+                record["first_reading_below"] = first_reading_below(
+                    readings=thermometer_readings, threshold_c=COLD_ALARM_C, tz=tz)
         self._record(day_record(resident_id=self.resident_id, plan=plan, rise=rise, tz=tz), at=rise)
         self._record(
             night_record(resident_id=self.resident_id, plan=plan, tz=tz, window=config.night_window),
