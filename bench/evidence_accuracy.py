@@ -26,6 +26,8 @@ import orjson
 
 from bench.evidence_load import Wire, ingest_in_process, provision
 from bench.evidence_truth import compare, truth_nights
+from bench.night_worker import called_nights, care_plan_for
+from bench.rules_truth import RuleTimes
 from models.config import EvidenceConfig, NightRules
 from models.nightly import NightSummary, compute_nights, load_resident
 from telecare.db.migrate import migrate
@@ -35,7 +37,7 @@ ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 async def simulated(*, url: str, residents: int, days: int, seed: int, replay_rules: bool,
-                    pir_only_share: int) -> dict[str, Any]:
+                    pir_only_share: int, truth_dir: Path | None = None) -> dict[str, Any]:
     """Simulate, load, (replay rules), read every night and compare with the truth."""
     from simulators.scenario import ScenarioConfig, scenario_messages, scenario_site  # noqa: PLC0415
     from simulators.truth import TruthWriter, load_truth_dir  # noqa: PLC0415
@@ -45,14 +47,15 @@ async def simulated(*, url: str, residents: int, days: int, seed: int, replay_ru
     await provision(connection=connection, site=scenario_site(config=config))
     settings = Settings(database_url=url, dev_mode=True, max_event_age_s=10**9)
     figures: dict[str, Any] = {"residents": residents, "days": days, "seed": seed, "start": config.start.isoformat()}
-    with tempfile.TemporaryDirectory() as folder:
-        writer = TruthWriter(directory=Path(folder))
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = truth_dir or Path(scratch)
+        writer = TruthWriter(directory=folder)
         started = time.perf_counter()
         loaded = await ingest_in_process(connection=connection, settings=settings, messages=(
             Wire(m.time, m.topic, m.payload) for m in scenario_messages(config=config, truth=writer)))
         figures["load"] = {"messages": loaded.messages, "events": loaded.events, "dead_letters": loaded.dead_letters,
                            "seconds": round(time.perf_counter() - started, 1)}
-        truths = load_truth_dir(directory=Path(folder))
+        truths = load_truth_dir(directory=folder)
     if replay_rules:
         from bench.rules_accuracy import DEFAULT_OPERATOR, configure_rules  # noqa: PLC0415
         from rules.replay import replay_history  # noqa: PLC0415
@@ -69,6 +72,7 @@ async def simulated(*, url: str, residents: int, days: int, seed: int, replay_ru
         figures["rules_replay"] = {"events": summary.events, "alert_changes": summary.alert_changes,
                                    "seconds": round(time.perf_counter() - started, 1)}
     evidence = EvidenceConfig(alerts_run="evidence" if replay_rules else "live")
+    data_end = datetime.combine(config.start, clock(0), tzinfo=config.tz) + timedelta(days=days + 1)
     all_truth = []
     summaries: dict[tuple[str, str], NightSummary] = {}
     pir_truth = []
@@ -80,7 +84,10 @@ async def simulated(*, url: str, residents: int, days: int, seed: int, replay_ru
         nights = await compute_nights(connection=connection, resident=resident, first=truth.nights[0].night_of,
                                       last=truth.nights[-1].night_of, config=evidence)
         summaries.update({(truth.resident_id, n.night_of.isoformat()): n for n in nights})
-        all_truth += truth_nights(truth=truth, alarm_windows=replay_rules, night_hours=config.night_window,
+        plan = care_plan_for(truth=truth, tz=config.tz, night=config.night_window)
+        times = RuleTimes(night_window=config.night_window, data_end=data_end)
+        called = called_nights(truth=truth, plan=plan, times=times) if replay_rules else None
+        all_truth += truth_nights(truth=truth, called=called, night_hours=config.night_window,
                                   timezone=config.timezone)
         if index < pir_only_share:
             # The same flats read without their bed pads: the PIR-only method on the same nights.
@@ -92,7 +99,7 @@ async def simulated(*, url: str, residents: int, days: int, seed: int, replay_ru
             pir = await compute_nights(connection=connection, resident=resident, first=truth.nights[0].night_of,
                                        last=truth.nights[-1].night_of, config=EvidenceConfig(night=NightRules()))
             pir_summaries.update({(truth.resident_id, n.night_of.isoformat()): n for n in pir})
-            pir_truth += truth_nights(truth=truth, alarm_windows=False)
+            pir_truth += truth_nights(truth=truth)
     figures["read_seconds"] = round(time.perf_counter() - started, 1)
     figures["bed_sensor"] = compare(truth=all_truth, summaries=summaries)
     if pir_truth:
@@ -128,7 +135,7 @@ async def ordonez(*, url: str, data: Path, mapping: Path) -> dict[str, Any]:
     nights = await compute_nights(connection=connection, resident=resident, first=truth.nights[0].night_of,
                                   last=truth.nights[-1].night_of, config=EvidenceConfig())
     await connection.close()
-    result = compare(truth=truth_nights(truth=truth, alarm_windows=False),
+    result = compare(truth=truth_nights(truth=truth),
                      summaries={(truth.resident_id, n.night_of.isoformat()): n for n in nights})
     result["labels_skipped"] = parsed["labels_skipped"]
     result["alerts"] = "not judged: the recording has no alarm labels"
@@ -144,6 +151,8 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-rules", action="store_true", help="skip the rules replay (no alert figures)")
     parser.add_argument("--pir-only", type=int, default=10, help="also read this many flats without bed pads")
     parser.add_argument("--ordonez", type=Path, help="folder with *Sensors*.txt and *ADLs*.txt")
+    parser.add_argument("--truth-dir", type=Path, help="keep the simulator's truth files here")
+    parser.add_argument("--keep-database", action="store_true", help="do not drop the scratch database")
     parser.add_argument("--mapping", type=Path, default=Path("simulators/mappings/ordonez_a.yaml"))
     args = parser.parse_args(argv)
     name = f"evidence_acc_{secrets.token_hex(3)}"
@@ -155,11 +164,15 @@ async def main(argv: list[str] | None = None) -> int:
         result: dict[str, Any] = {}
         if args.residents:
             result["simulated"] = await simulated(url=url, residents=args.residents, days=args.days, seed=args.seed,
-                                                  replay_rules=not args.no_rules, pir_only_share=args.pir_only)
+                                                  replay_rules=not args.no_rules, pir_only_share=args.pir_only,
+                                                  truth_dir=args.truth_dir)
         if args.ordonez:
             result["ordonez"] = await ordonez(url=url, data=args.ordonez, mapping=args.mapping)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if args.keep_database:
+            sys.stderr.write(f"kept database {name}\n")
+        else:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
     sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
     return 0

@@ -5,17 +5,12 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from models.nightly import NightSummary
 from models.nights import night_window
-
-# Incidents that a night worker would have had to deal with: each should raise a night alert.
-ALARM_INCIDENTS = frozenset(
-    {"pendant_press", "fall", "smoke", "flood", "left_flat_at_night", "out_of_bed_too_long"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +27,7 @@ class TruthNight:
     door_exits: int
     alarm: bool | None
     alarm_kinds: tuple[str, ...] = ()
-    # Inside a simulated deterioration episode: real changes (long nights up, late bedtimes) that the
-    # truth does not label as incidents, reported apart when the product raises alerts on them.
+    # Inside a simulated deterioration episode (reported apart: most changed nights are in one).
     in_episode: bool = False
 
 
@@ -61,7 +55,7 @@ def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSu
     out_err: list[float] = []
     alarm_nights = alarm_exact = alarm_true = alarm_found = alarm_both = 0
     alarm_misses: list[dict[str, Any]] = []
-    measured_only_in_episode = 0
+    measured_only_in_episode = called_in_episode = 0
     methods: Counter[str] = Counter()
     for night in truth:
         summary = summaries.get((night.resident_id, night.night_of))
@@ -87,9 +81,10 @@ def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSu
             alarm_found += found
             alarm_both += found and night.alarm
             measured_only_in_episode += found and not night.alarm and night.in_episode
+            called_in_episode += night.alarm and night.in_episode
             if found != night.alarm:
                 alarm_misses.append({"resident_id": night.resident_id, "night_of": night.night_of,
-                                     "truth_incidents": list(night.alarm_kinds),
+                                     "truth_called_for": list(night.alarm_kinds),
                                      "measured_alerts": summary.alerts_by_type})
     judged = len(onset_err)
 
@@ -115,7 +110,8 @@ def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSu
                           "measured_only": alarm_found - alarm_both,
                           "neither": alarm_nights - alarm_true - alarm_found + alarm_both},
             "measured_only_in_deterioration_episodes": measured_only_in_episode,
-            "disagreements": alarm_misses[:40],
+            "truth_alarm_nights_in_deterioration_episodes": called_in_episode,
+            "disagreements": alarm_misses,
         },
         "errors": {
             "sleep_onset_abs_min": _quantiles(finite),
@@ -129,28 +125,23 @@ def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSu
     }
 
 
-def truth_nights(*, truth: Any, alarm_windows: bool = True, night_hours: tuple[time, time] = (time(22), time(7)),
+def truth_nights(*, truth: Any, called: dict[date, list[str]] | None = None,
+                 night_hours: tuple[time, time] = (time(22), time(7)),
                  timezone: str = "Europe/London") -> list[TruthNight]:
-    """TruthNight records from a loaded `ResidentTruth` (simulators.truth), with alarm nights.
+    """TruthNight records from a loaded `ResidentTruth` (simulators.truth).
 
-    An alarm night is one with an incident starting inside the night window (the same window the
-    product counts night alerts in), not only between sleep onset and wake: a smoke alarm while
-    cooking at 22:30 or a fall at 06:30 is still a night alarm for the night worker."""
+    `called`: the nights a night worker following the care plan was called (`bench.night_worker`), from
+    the same night window the product counts night alerts in; None leaves alert nights unjudged."""
     out: list[TruthNight] = []
     tz = ZoneInfo(timezone)
-    incidents = [i for i in truth.incidents if i.kind in ALARM_INCIDENTS]
     for night in truth.nights:
-        alarm: bool | None = None
-        kinds: tuple[str, ...] = ()
         window = night_window(night_of=night.night_of, start=night_hours[0], end=night_hours[1], tz=tz)
         in_episode = any(e.start < window.end and (e.end is None or e.end > window.start) for e in truth.episodes)
-        if alarm_windows:
-            kinds = tuple(i.kind for i in incidents if window.start <= i.start < window.end)
-            alarm = bool(kinds)
+        kinds = tuple(called.get(night.night_of, ())) if called is not None else ()
         out.append(TruthNight(
             resident_id=truth.resident_id, night_of=night.night_of.isoformat(), sleep_onset=night.sleep_onset,
             wake=night.wake, bed_exits=len(night.bed_exits), minutes_out_of_bed=night.minutes_out_of_bed,
-            bathroom_visits=night.bathroom_visits, door_exits=len(night.door_exits), alarm=alarm,
-            alarm_kinds=kinds, in_episode=in_episode,
+            bathroom_visits=night.bathroom_visits, door_exits=len(night.door_exits),
+            alarm=bool(kinds) if called is not None else None, alarm_kinds=kinds, in_episode=in_episode,
         ))
     return out

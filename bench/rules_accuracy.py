@@ -25,6 +25,7 @@ from typing import Any
 
 import asyncpg
 
+from bench.night_worker import called_nights, care_plan_bed_by, care_plan_for, care_plan_up_by
 from bench.pipeline_feed import feed_messages
 from bench.rules_truth import RaisedAlert, RuleTimes, evaluate
 from rules.config import OUT_OF_BED_LIMIT_KEY, device_silence_for
@@ -50,33 +51,18 @@ class AccuracyRun:
     timings: dict[str, float]
 
 
-def care_plan_up_by(truth: ResidentTruth) -> time:
-    """"Not up by" as a care plan would set it: the resident's usual late rise plus two hours.
-
-    The usual rise (weekday mean plus the weekend lie-in) is what staff know of a person; the rule is
-    per resident precisely because one fixed time would call on late risers every morning.
-    """
-    profile = truth.header.get("profile", {})
-    usual = float(profile.get("wake_mean_min", 8 * 60)) + float(profile.get("weekend_shift_min", 0))
-    minutes = min(int(usual + 120), 13 * 60)
-    return time(minutes // 60, minutes % 60)
-
-
-def care_plan_bed_by(truth: ResidentTruth) -> time:
-    """"Not in bed by": the usual bedtime plus three of its spreads and an hour, by 04:00 at the latest."""
-    profile = truth.header.get("profile", {})
-    usual = float(profile.get("bedtime_mean_min", 23 * 60)) + 3 * float(profile.get("bedtime_sd_min", 30)) + 60
-    minutes = int(min(usual, 28 * 60)) % 1440
-    return time(minutes // 60, minutes % 60)
-
-
 async def configure_rules(*, connection: asyncpg.Connection, truth: dict[str, ResidentTruth]) -> dict[str, time]:
-    """Per-resident rule settings a care team would enter (see `care_plan_up_by`, `care_plan_bed_by`)."""
+    """Per-resident rule settings a care team would enter (see `care_plan_up_by`, `care_plan_bed_by`), and the
+    out-of-bed and left-the-flat limits the truth's due times are worked out with (`RuleTimes`)."""
     up_by = {resident_id: care_plan_up_by(resident) for resident_id, resident in truth.items()}
+    times = RuleTimes()
+    minutes = [int(limit.total_seconds() // 60) for limit in (times.out_of_bed, times.out_of_bed_max, times.left_flat)]
     await connection.executemany(
-        "INSERT INTO rule_config (resident_id, up_by, bed_by) VALUES ($1, $2, $3)"
-        " ON CONFLICT (resident_id) DO UPDATE SET up_by = EXCLUDED.up_by, bed_by = EXCLUDED.bed_by",
-        [(rid, up_by[rid], care_plan_bed_by(resident)) for rid, resident in truth.items()],
+        "INSERT INTO rule_config (resident_id, up_by, bed_by, out_of_bed_min, out_of_bed_max_min, left_flat_min)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (resident_id) DO UPDATE SET up_by = EXCLUDED.up_by,"
+        " bed_by = EXCLUDED.bed_by, out_of_bed_min = EXCLUDED.out_of_bed_min,"
+        " out_of_bed_max_min = EXCLUDED.out_of_bed_max_min, left_flat_min = EXCLUDED.left_flat_min",
+        [(rid, up_by[rid], care_plan_bed_by(resident), *minutes) for rid, resident in truth.items()],
     )
     return up_by
 
@@ -160,8 +146,11 @@ async def run_accuracy(
                                    resident_ids=sorted(truth), operator=operator)
     timings["replay_s"] = round(monotonic_time.monotonic() - started, 1)
     alerts = await raised_alerts(connection=connection, run=run)
+    times = RuleTimes(up_by=up_by, data_end=until, night_window=config.night_window)
+    called = {resident_id: called_nights(truth=resident, times=times, plan=care_plan_for(
+        truth=resident, tz=config.tz, night=config.night_window)) for resident_id, resident in truth.items()}
     report = evaluate(truth=truth, alerts=alerts, device_silence=await device_silences(connection=connection),
-                      times=RuleTimes(up_by=up_by, data_end=until, night_window=config.night_window))
+                      times=times, called=called)
     if stats is not None:
         report["messages"] = stats.messages
         report["dead_letters"] = stats.dead_letters

@@ -197,11 +197,20 @@ def _same_device(*, alert: RaisedAlert, item: Window) -> bool:
     return bool(alert.device.split(":", 1)[-1] == device)
 
 
+# A night worker's call (bench.night_worker) -> the alert that answers it.
+_CALL_CONDITIONS = {"not_in_bed": "not_in_bed", "out_of_bed": "out_of_bed",
+                    "out_of_bed (up for the day early)": "out_of_bed", "left_flat": "left_flat"}
+
+
 def evaluate(
     *, truth: dict[str, ResidentTruth], alerts: list[RaisedAlert], device_silence: dict[str, dict[str, timedelta]],
-    times: RuleTimes,
+    times: RuleTimes, called: dict[str, dict[date, list[str]]] | None = None,
 ) -> dict[str, Any]:
-    """The confusion table, misses, doubles, false alerts and timer lateness."""
+    """The confusion table, misses, doubles, false alerts and timer lateness.
+
+    `called`: per resident, the nights a night worker following the care plan was called and why
+    (`bench.night_worker`). An alert no incident explains but such a call does is the care plan working,
+    not a false alarm; a call no alert answered is reported as missed."""
     by_resident: dict[str, list[RaisedAlert]] = defaultdict(list)
     for alert in alerts:
         by_resident[alert.resident_id].append(alert)
@@ -213,6 +222,7 @@ def evaluate(
     lateness_s: list[float] = []
     truth_lateness_s: list[float] = []
     incident_nights: set[tuple[str, date]] = set()
+    called_for_alerts: list[RaisedAlert] = []
     resident_nights = 0
     for resident_id, resident in truth.items():
         tz = ZoneInfo(str(resident.header["timezone"]))
@@ -260,6 +270,20 @@ def evaluate(
                 problems.append({"resident": resident_id, "kind": item.kind, "verdict": verdict,
                                  "start": item.start.isoformat(),
                                  "alerts_in_window": [(a.condition, a.raised_at.isoformat()) for a in in_window]})
+    answered: set[tuple[str, date, str]] = set()
+    calls = {(resident_id, night, _CALL_CONDITIONS[why]) for resident_id, nights in (called or {}).items()
+             for night, reasons in nights.items() for why in reasons if why in _CALL_CONDITIONS}
+    for alert in alerts:
+        known = truth.get(alert.resident_id)
+        tz = ZoneInfo(str(known.header["timezone"])) if known else ZoneInfo("UTC")
+        key = (alert.resident_id, _night_of(alert.raised_at, tz), alert.condition)
+        if key in calls and alert.related_to is None:
+            answered.add(key)
+            if alert.episode not in explained:
+                explained.add(alert.episode)
+                called_for_alerts.append(alert)
+    called_nights_set = {(resident_id, night) for resident_id, night, _ in calls}
+    incident_nights |= called_nights_set
     false_alerts = [a for a in alerts if a.episode not in explained and a.related_to is None]
     benign_false = []
     for alert in false_alerts:
@@ -294,6 +318,12 @@ def evaluate(
         # Why each unobservable item could not be judged, so none is quietly dropped.
         "unobservable_reasons": dict(sorted(unobservable_reasons.items())),
         "confusion_table": {k: dict(v) for k, v in sorted(confusion.items())},
+        # The care plan's own calls (an hour up at 3 a.m., in bed hours after "in bed by"), from the truth's
+        # behaviour; nights with one are not benign. Answered: an alert of that kind on that night.
+        "care_plan_calls": len(calls),
+        "care_plan_calls_answered": len(answered),
+        "care_plan_calls_unanswered": sorted((r, n.isoformat(), c) for r, n, c in calls - answered)[:40],
+        "alerts_answering_care_plan_calls_only": len(called_for_alerts),
         "false_alerts": len(false_alerts),
         "false_alerts_by_condition": dict(Counter(a.condition for a in false_alerts)),
         "false_alerts_on_benign_nights": len(benign_false),

@@ -82,7 +82,7 @@ async def test_nights_match_simulator_truth(db: asyncpg.Connection, scheme: Sche
         nights = await compute_nights(connection=db, resident=resident, first=scheme.first, last=scheme.last,
                                       config=EvidenceConfig())
         summaries.update({(resident.resident_id, n.night_of.isoformat()): n for n in nights})
-        truth += [t for t in truth_nights(truth=resident_truth, alarm_windows=False)
+        truth += [t for t in truth_nights(truth=resident_truth)
                   if scheme.first.isoformat() <= t.night_of <= scheme.last.isoformat()]
     figures = compare(truth=truth, summaries=summaries)
     assert figures["judged_nights"] >= 0.9 * len(truth)
@@ -168,7 +168,7 @@ async def test_reactivation_trigger_raises_one_review_alert(db: asyncpg.Connecti
     resident = await load_resident(connection=db, resident_id=resident_id)
     assert resident is not None
     last = scheme.last
-    window = [t for t in truth_nights(truth=truth, alarm_windows=False)
+    window = [t for t in truth_nights(truth=truth)
               if (last - timedelta(days=9)).isoformat() <= t.night_of <= last.isoformat()]
     busy = sum(t.bed_exits >= 1 for t in window)
     assert busy >= 1, "the scenario should have nights with bed exits"
@@ -286,7 +286,7 @@ async def test_flats_without_a_bed_pad_are_read_from_bedroom_and_hallway_pirs(db
             nights = await compute_nights(connection=db, resident=resident, first=scheme.first, last=scheme.last,
                                           config=EvidenceConfig())
             summaries.update({(resident_id, n.night_of.isoformat()): n for n in nights})
-            truth += [t for t in truth_nights(truth=resident_truth, alarm_windows=False)
+            truth += [t for t in truth_nights(truth=resident_truth)
                       if scheme.first.isoformat() <= t.night_of <= scheme.last.isoformat()]
     finally:
         await change.rollback()
@@ -323,7 +323,7 @@ async def test_the_morning_run_reads_each_night_once_it_is_over(db: asyncpg.Conn
                                                                                 last - timedelta(days=1)]
     assert resident_id in {run.resident_id for run in runs}
 
-    busy = sum(t.bed_exits >= 1 for t in truth_nights(truth=truth, alarm_windows=False)
+    busy = sum(t.bed_exits >= 1 for t in truth_nights(truth=truth)
                if (last - timedelta(days=2)).isoformat() <= t.night_of <= last.isoformat())
     assert busy >= 1, "the scenario should have nights with bed exits"
     await add_trigger(connection=db, org_id=resident.org_id, resident_id=resident_id, name="morning check",
@@ -336,7 +336,7 @@ async def test_the_morning_run_reads_each_night_once_it_is_over(db: asyncpg.Conn
     assert [row["computed_at"] for row in after[:2]] == [row["computed_at"] for row in before]
     mine = [run for run in runs if run.resident_id == resident_id]
     assert len(mine) == 1 and mine[0].nights == 1
-    expected = {t.night_of: t.bed_exits for t in truth_nights(truth=truth, alarm_windows=False)}
+    expected = {t.night_of: t.bed_exits for t in truth_nights(truth=truth)}
     assert after[2]["bed_exits"] == expected[last.isoformat()]
     reviews = await db.fetchval("SELECT count(*) FROM alerts WHERE resident_id = $1 AND condition = 'care_review'"
                                 " AND run = 'live' AND detail->>'reason' LIKE '%of the last 3%'", resident_id)

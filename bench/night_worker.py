@@ -1,0 +1,160 @@
+"""A reference night worker: the nights a resident's care plan called for a check, read from the truth.
+
+The product raises alerts from sensor events. This judge never sees a sensor: it reads the simulator's
+own record of what the person did (bed exits, the morning rise, outings, bedtime, incidents) and applies
+the night rules of DOMAIN.md section 4 with the resident's care-plan settings (the same ones
+`bench.rules_accuracy.configure_rules` enters), so a deterioration episode's hour of wandering at 3 a.m.
+is a night that called for a check, as it would be for a waking-night worker, and not a false alarm.
+
+The one learnt habit the rules use to read a night is mirrored here from the truth: telling the morning
+rise from a night exit by the person's own earliest usual rise (`rules.habits`, same constants), since a
+care plan cannot say "up at 05:30 is early for this person". Habits never relax a care-plan limit.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bench.rules_truth import RuleTimes, expectation
+from models.nights import night_window
+from rules.habits import _MAD_TO_SD, HABIT_NIGHTS, MIN_NIGHTS, RISE_FLOOR, RISE_SPREADS
+from rules.timer_rules import UP_WINDOW_BEFORE_NIGHT_END
+from simulators.truth import Night, ResidentTruth
+
+# Incidents that raise an immediate alarm (the night rules' own incidents are read from behaviour).
+ALARM_INCIDENTS = frozenset({"pendant_press", "fall", "smoke", "flood", "cold_flat"})
+_NOON = time(12)
+
+
+@dataclass(frozen=True, slots=True)
+class CarePlan:
+    """The settings a night worker follows for one resident."""
+
+    tz: ZoneInfo
+    night: tuple[time, time]
+    bed_by: time
+    out_of_bed_max: timedelta
+    left_flat: timedelta
+
+
+def care_plan_up_by(truth: ResidentTruth) -> time:
+    """"Not up by" as a care plan would set it: the resident's usual late rise plus two hours.
+
+    The usual rise (weekday mean plus the weekend lie-in) is what staff know of a person; the rule is
+    per resident precisely because one fixed time would call on late risers every morning.
+    """
+    profile = truth.header.get("profile", {})
+    usual = float(profile.get("wake_mean_min", 8 * 60)) + float(profile.get("weekend_shift_min", 0))
+    minutes = min(int(usual + 120), 13 * 60)
+    return time(minutes // 60, minutes % 60)
+
+
+def care_plan_bed_by(truth: ResidentTruth) -> time:
+    """"Not in bed by": the usual bedtime plus three of its spreads and an hour, by 04:00 at the latest."""
+    profile = truth.header.get("profile", {})
+    usual = float(profile.get("bedtime_mean_min", 23 * 60)) + 3 * float(profile.get("bedtime_sd_min", 30)) + 60
+    minutes = int(min(usual, 28 * 60)) % 1440
+    return time(minutes // 60, minutes % 60)
+
+
+def care_plan_for(*, truth: ResidentTruth, tz: ZoneInfo, night: tuple[time, time]) -> CarePlan:
+    """What the night worker follows for one resident: what `configure_rules` enters for the rules."""
+    times = RuleTimes()
+    return CarePlan(tz=tz, night=night, bed_by=care_plan_bed_by(truth), out_of_bed_max=times.out_of_bed_max,
+                    left_flat=times.left_flat)
+
+
+def _noon(night_of: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(night_of, _NOON, tzinfo=tz)
+
+
+def _after_noon(moment: datetime, night_of: date, tz: ZoneInfo) -> timedelta:
+    # Wall-clock difference in the resident's zone, as the rules measure habits (a DST night as lived).
+    return moment.astimezone(tz).replace(tzinfo=None) - datetime.combine(night_of, _NOON)
+
+
+def _earliest_usual_rise(*, nights: list[Night], index: int, tz: ZoneInfo) -> timedelta | None:
+    """The earliest ordinary rise after noon, from the true rises of the `HABIT_NIGHTS` nights before."""
+    first = nights[index].night_of - timedelta(days=HABIT_NIGHTS)
+    rises = [_after_noon(n.wake, n.night_of, tz).total_seconds() for n in nights[:index] if n.night_of >= first]
+    if len(rises) < MIN_NIGHTS:
+        return None
+    centre = statistics.median(rises)
+    spread = _MAD_TO_SD * statistics.median(abs(value - centre) for value in rises)
+    return timedelta(seconds=centre) - max(RISE_FLOOR, RISE_SPREADS * timedelta(seconds=spread))
+
+
+def _outings(truth: ResidentTruth) -> list[tuple[datetime, datetime]]:
+    spans = [(out, back) for night in truth.nights for out, back in night.door_exits]
+    for day in truth.days:
+        spans += [(datetime.fromisoformat(item["out"]), datetime.fromisoformat(item["back"]))
+                  for item in day.get("door_exits", ())]
+    return spans
+
+
+def called_nights(*, truth: ResidentTruth, plan: CarePlan, times: RuleTimes) -> dict[date, list[str]]:
+    """Night (evening date) -> why a night worker following the care plan was called that night."""
+    called: dict[date, list[str]] = {}
+    nights = list(truth.nights)
+    windows = [night_window(night_of=n.night_of, start=plan.night[0], end=plan.night[1], tz=plan.tz) for n in nights]
+
+    def note(moment: datetime, why: str) -> None:
+        for night, window in zip(nights, windows, strict=True):
+            if window.start <= moment < window.end:
+                called.setdefault(night.night_of, []).append(why)
+
+    for item in truth.incidents:
+        if item.kind not in ALARM_INCIDENTS:
+            continue
+        if not expectation(resident_id=truth.resident_id, item=item, device_silence={}, times=times, tz=plan.tz,
+                           faults=truth.faults).observable:
+            continue
+        if item.kind == "cold_flat":
+            # Told when the thermometer first read below the alarm threshold, not when the heating failed.
+            reading = item.detail.get("first_reading_below")
+            if isinstance(reading, dict) and float(reading["threshold_c"]) == times.temperature_low_c:
+                note(datetime.fromisoformat(str(reading["at"])), item.kind)
+            continue
+        note(item.start, item.kind)
+    outings = _outings(truth)
+    for index, (night, window) in enumerate(zip(nights, windows, strict=True)):
+        noon = _noon(night.night_of, plan.tz)
+        earliest = _earliest_usual_rise(nights=nights, index=index, tz=plan.tz)
+
+        def morning(left: datetime, due: datetime, *, window_end: datetime = window.end,
+                    noon: datetime = noon, earliest: timedelta | None = earliest) -> bool:
+            if earliest is not None:
+                return left >= noon + earliest
+            return due >= window_end - UP_WINDOW_BEFORE_NIGHT_END
+
+        reasons = called.setdefault(night.night_of, [])
+        bed_by = datetime.combine(night.night_of + timedelta(days=plan.bed_by < plan.night[0]), plan.bed_by,
+                                  tzinfo=plan.tz)
+        if window.start <= bed_by < window.end and night.sleep_onset > bed_by \
+                and not any(out <= bed_by < back for out, back in outings):
+            reasons.append("not_in_bed")
+        for exit_ in night.bed_exits:
+            went_out = any(exit_.start <= out < exit_.end for out, _ in outings)
+            if not went_out and window.start <= exit_.start < window.end \
+                    and exit_.end - exit_.start > plan.out_of_bed_max \
+                    and not morning(exit_.start, exit_.start + plan.out_of_bed_max):
+                reasons.append("out_of_bed")
+        rise_due = night.wake + plan.out_of_bed_max
+        if window.start <= night.wake < window.end and not morning(night.wake, rise_due) \
+                and not any(night.wake <= out < rise_due for out, _ in outings):
+            reasons.append("out_of_bed (up for the day early)")
+        for out, back in night.door_exits:
+            due = out + plan.left_flat
+            after_rise = earliest is not None and out >= noon + earliest  # out for the morning
+            if not window.start <= out < window.end or back - out <= plan.left_flat or after_rise:
+                continue
+            # Out for the evening, not yet to bed: judged at the care plan's bedtime.
+            if out < night.sleep_onset and due < bed_by and back <= bed_by:
+                continue
+            reasons.append("left_flat")
+        if not reasons:
+            del called[night.night_of]
+    return called
