@@ -66,18 +66,18 @@ EMERGENCY_CONDITIONS: frozenset[Condition] = frozenset({Condition.PERSONAL_TRIGG
 NO_CONTACT_CONDITIONS: frozenset[Condition] = frozenset({Condition.HUB_OFFLINE, Condition.DEVICE_OFFLINE})
 
 # The device types each activity rule reads: only their silence makes its condition a data gap.
-_BED = frozenset({DeviceType.BED_SENSOR.value, DeviceType.MAT.value})
+BED_DEVICE_TYPES = frozenset({DeviceType.BED_SENSOR.value, DeviceType.MAT.value})
 _MOTION = frozenset({DeviceType.PIR.value, DeviceType.PRESENCE.value})
 _DOOR = frozenset({DeviceType.DOOR.value})
 RELIED_ON_DEVICE_TYPES: dict[Condition, frozenset[str]] = {
     # The bed says they went to bed (the front door, that they are out for the evening).
-    Condition.NOT_IN_BED: _BED | _DOOR,
+    Condition.NOT_IN_BED: BED_DEVICE_TYPES | _DOOR,
     # The bed (or, without one, the bedroom sensor) says they are back; motion elsewhere extends.
-    Condition.OUT_OF_BED: _BED | _MOTION,
-    Condition.NOT_UP: _BED | _MOTION,
+    Condition.OUT_OF_BED: BED_DEVICE_TYPES | _MOTION,
+    Condition.NOT_UP: BED_DEVICE_TYPES | _MOTION,
     # The door says they went out; the bed and motion inside say they are back.
-    Condition.LEFT_FLAT: _BED | _MOTION | _DOOR,
-    Condition.INACTIVITY: _BED | _MOTION | _DOOR,
+    Condition.LEFT_FLAT: BED_DEVICE_TYPES | _MOTION | _DOOR,
+    Condition.INACTIVITY: BED_DEVICE_TYPES | _MOTION | _DOOR,
 }
 
 # Kinds that show someone is at home and moving (bed_occupied counts: they got into bed).

@@ -224,9 +224,13 @@ class RulesEngine:
 
     async def raise_activity(
         self, *, batch: Batch, resident: ResidentRules, condition: Condition, subject: str, event_time: datetime,
-        detected_at: datetime, detail: dict[str, object],
+        detected_at: datetime, detail: dict[str, object], not_judged: str | None = None,
     ) -> None:
-        """Raise an activity-rule alert, unless it is really a data gap or part of an open emergency."""
+        """Raise an activity-rule alert, unless it is really a data gap or part of an open emergency.
+
+        `not_judged` says why the rule could not see, when its sensors are back but were in a gap
+        that may have hidden what it looks for.
+        """
         report = ConditionReport(
             run=self.run, org_id=resident.org_id, resident_id=resident.resident_id, hub_id=None, device_id=None,
             device_type=None, condition=condition.value, subject=subject, event_time=event_time,
@@ -238,15 +242,16 @@ class RulesEngine:
             self.run, resident.resident_id,
         )
         silent = await self._silent_sensors(batch=batch, resident_id=resident.resident_id, condition=condition)
-        if silent:
+        if silent or not_judged:
             # Silence from a sensor this rule reads is not inactivity: it is its own condition, carried
             # by the no-contact alert while that is still in the queue.
-            gap_report = replace(report, condition=Condition.DATA_GAP.value, subject=condition.value)
+            gap_report = replace(report, condition=Condition.DATA_GAP.value, subject=condition.value,
+                                 detail={**detail, "not_judged": not_judged or "sensors silent"})
             carriers = [row["alert_id"] for row in active if row["alert_id"] in silent]
             if carriers:
                 batch.changes.append(await attach_condition(
                     connection=batch.connection, alert_id=carriers[0], report=gap_report,
-                    note=f"{condition.value} not judged: sensors silent"))
+                    note=f"{condition.value} not judged: {not_judged or 'sensors silent'}"))
                 return
             await self._open(batch=batch, report=gap_report, activation=False)
             return

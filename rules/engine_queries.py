@@ -114,6 +114,19 @@ SELECT e.device_id, e.location, e.time FROM events e, door
 WHERE e.resident_id = $1 AND e.time <= $2 AND e.time >= door.at AND e.kind = ANY($4::text[])
 ORDER BY e.time, e.device_id = ANY($5::text[]) DESC
 """
+LAST_EVENT_OF_KIND = """
+SELECT kind, time FROM events
+WHERE resident_id = $1 AND time <= $2 AND time > $3 AND kind = ANY($4::text[])
+ORDER BY time DESC LIMIT 1
+"""
+# The bed mat's path going down or coming back in (since, until]: the hub it reports through, or the mat.
+BED_PATH_OUTAGES = """
+SELECT time, device_id, is_restore FROM events
+WHERE resident_id = $1 AND time > $2 AND time <= $3
+  AND hub_id IN (SELECT hub_id FROM devices WHERE device_type = ANY($4::text[]) AND removed_at IS NULL)
+  AND (kind = 'hub_offline' OR (kind = 'device_offline' AND device_type = ANY($4::text[])))
+ORDER BY time
+"""
 LAST_KIND = """
 SELECT kind FROM events
 WHERE resident_id = $1 AND time <= $2 AND time > $3 AND kind = ANY($4::text[])

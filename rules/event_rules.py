@@ -137,6 +137,10 @@ async def _activity(
                              armed_at=moment)
     elif kind == EventKind.BED_OCCUPIED:
         timers.cancel(resident_id=rid, rule="out_of_bed", at=moment)
+        # The bed is heard again: the "not in bed by" it could not judge is judged again from tonight.
+        if Condition.NOT_IN_BED.value in engine._is_open(batch=batch, subject_key=rid, condition=Condition.DATA_GAP):
+            await engine._clear(batch=batch, report=engine._report(
+                event=event, condition=Condition.DATA_GAP, subject=Condition.NOT_IN_BED.value))
         if night is not None:
             timers.cancel(resident_id=rid, rule="not_in_bed", subject=night.isoformat(), at=moment)
             for subject in engine._is_open(batch=batch, subject_key=rid, condition=Condition.NOT_IN_BED):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 import asyncpg
 
 from rules import engine_queries as q
-from rules.conditions import Condition
+from rules.conditions import BED_DEVICE_TYPES, Condition
 from rules.config import BY_THE_DOOR, DOOR_SETTLE, EVENING_BEFORE_NIGHT, OUT_OF_BED_LIMIT_KEY, ResidentRules
 from rules.habits import learn_habits, night_noon
 from telecare.vocabulary import EventKind
@@ -25,6 +25,8 @@ PLAN_LATE_LIMIT = timedelta(minutes=10)
 UP_WINDOW_BEFORE_NIGHT_END = timedelta(minutes=60)
 # A learnt "in bed by" is never later than this before the night ends: past it, it is a morning matter.
 LEARNT_BED_BY_BEFORE_NIGHT_END = timedelta(hours=3)
+# How far back the bed mat's last report is looked for when judging whether an outage hid a bedtime.
+BED_REPORT_LOOKBACK = timedelta(days=3)
 _LIFE_SIGNS = [k.value for k in (
     EventKind.MOTION, EventKind.PRESENCE, EventKind.DOOR_OPEN, EventKind.DOOR_CLOSED, EventKind.BED_VACATED,
     EventKind.APPLIANCE_ON, EventKind.APPLIANCE_OFF, EventKind.CHAIR_OCCUPIED, EventKind.CHAIR_VACATED,
@@ -39,6 +41,7 @@ async def fire_timer(*, engine: RulesEngine, batch: Batch, timer: Timer, detecte
         return
     connection = batch.connection
     condition: Condition
+    not_judged: str | None = None
     if timer.rule == "out_of_bed":
         if await _rose_for_the_day(connection=connection, resident=resident, timer=timer):
             return  # the morning rise: "not up by" judges mornings
@@ -86,6 +89,9 @@ async def fire_timer(*, engine: RulesEngine, batch: Batch, timer: Timer, detecte
                          until=timer.due_at, since=night_start - timedelta(hours=12)):
             return  # out for the evening; the left-the-flat rule covers the night
         condition = Condition.NOT_IN_BED
+        if await _bedtime_unheard(connection=connection, resident=resident, evening=night_start - EVENING_BEFORE_NIGHT,
+                                  until=timer.due_at):
+            not_judged = "the bed mat or its hub was offline since the mat last reported"
     elif timer.rule == "not_up":
         _, night_end = resident.night_bounds(night=datetime.fromisoformat(timer.subject).date())
         if resident.has_bed_sensor:
@@ -106,6 +112,7 @@ async def fire_timer(*, engine: RulesEngine, batch: Batch, timer: Timer, detecte
         event_time=timer.due_at, detected_at=detected_at,
         detail={**timer.detail, "rule": timer.rule, "armed_at": timer.armed_at.isoformat(),
                 "due_at": timer.due_at.isoformat()},
+        not_judged=not_judged,
     )
 
 
@@ -170,6 +177,39 @@ async def _left_flat_deadline(
     been_to_bed = await connection.fetchval(q.KIND_EXISTS, resident.resident_id, night_start - EVENING_BEFORE_NIGHT,
                                             timer.due_at, [EventKind.BED_OCCUPIED.value])
     return True if been_to_bed else noon + usual_bedtime
+
+
+async def _bedtime_unheard(
+    *, connection: asyncpg.Connection, resident: ResidentRules, evening: datetime, until: datetime
+) -> bool:
+    """Whether an outage of the bed mat's path may have swallowed their getting into bed tonight.
+
+    A hub that is down drops the mat's report, and the mat does not repeat it when the hub is back:
+    so the path being down at any time between the evening and the due time, with no bed report
+    since it came back, leaves bedtime unknown. The mat reports changes only: once an outage has
+    swallowed their getting up, it still says "occupied" and tonight's getting into bed is no change,
+    so then any outage since its last report counts. An outage that ended before the evening, after
+    a last report of "vacated", hides nothing: their getting into bed would be a change, and heard.
+    """
+    bed_kinds = [EventKind.BED_OCCUPIED.value, EventKind.BED_VACATED.value]
+    last = await connection.fetchrow(q.LAST_EVENT_OF_KIND, resident.resident_id, until, until - BED_REPORT_LOOKBACK,
+                                     bed_kinds)
+    outages = await connection.fetch(q.BED_PATH_OUTAGES, resident.resident_id,
+                                      last["time"] if last is not None else until - BED_REPORT_LOOKBACK, until,
+                                      list(BED_DEVICE_TYPES))
+    if not outages:
+        return False
+    if last is not None and last["kind"] == EventKind.BED_OCCUPIED.value:
+        return True
+    down: set[str] = set()
+    for outage in outages:
+        if outage["time"] >= evening:
+            return True  # went down, or came back, during the evening: down for part of it
+        if outage["is_restore"]:
+            down.discard(outage["device_id"])
+        else:
+            down.add(outage["device_id"])
+    return bool(down)  # went down before the evening and never came back
 
 
 async def _last_sign(

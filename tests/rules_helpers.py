@@ -12,7 +12,7 @@ from rules.engine import RulesEngine
 from rules.replay import ReplaySummary, replay_history
 from rules.replay_operator import SimulatedOperator
 from rules.stream import StreamFollower
-from telecare.site import SiteFile, provision_site
+from telecare.site import SiteFile, hub_device_id, provision_site
 
 DEVICES = [
     ("pendant", "personal_trigger", "bedroom"),
@@ -54,6 +54,16 @@ async def store_event(*, db: asyncpg.Connection, unique: str, device: str, kind:
         location, kind, restore, value,
     )
     return seq
+
+
+async def store_hub_offline(*, db: asyncpg.Connection, unique: str, at: datetime, restore: bool = False) -> None:
+    """Insert the hub's own offline report (or, with `restore`, its coming back) as ingest stores it."""
+    await db.execute(
+        "INSERT INTO events (time, event_key, received_at, org_id, resident_id, hub_id, device_id, device_type,"
+        " location, kind, is_restore, source) VALUES ($1, $2, $1, $3, $4, $5, $6, 'hub', 'other', 'hub_offline',"
+        " $7, 'z2m')",
+        at, uuid.uuid4(), f"o-{unique}", f"r-{unique}", f"h-{unique}", hub_device_id(hub_id=f"h-{unique}"), restore,
+    )
 
 
 async def step(*, db: asyncpg.Connection, engine: RulesEngine, follower: StreamFollower, now: datetime) -> None:

@@ -21,7 +21,7 @@ from rules.lifecycle import ActionCode, Outcome, acknowledge, claim, close, reco
 from rules.replay_operator import SimulatedOperator
 from rules.stream import StreamFollower
 from rules.suppression import add_suppression
-from tests.rules_helpers import alerts_for, provision_flat, replay, step, store_event
+from tests.rules_helpers import alerts_for, provision_flat, replay, step, store_event, store_hub_offline
 
 NIGHT = datetime(2026, 1, 12, 23, 0, tzinfo=UTC)
 
@@ -224,3 +224,45 @@ async def test_only_a_silent_sensor_the_rule_reads_makes_a_data_gap(db: asyncpg.
         ("device_offline", NIGHT + timedelta(hours=20)),
         ("data_gap", NIGHT + timedelta(hours=26)),
     ]
+
+
+async def test_a_bedtime_lost_in_a_hub_outage_is_a_data_gap_not_not_in_bed(db: asyncpg.Connection,
+                                                                          unique: str) -> None:
+    """Three nights, "in bed by 01:00": the mat's report lost in an outage is not "not in bed"; a working mat is."""
+    resident, _ = await provision_flat(db=db, unique=unique)
+    await db.execute("INSERT INTO rule_config (resident_id, enabled_rules) VALUES ($1, $2)", resident,
+                     ["not_in_bed", "hub_offline", "data_gap"])
+    day1 = datetime(2026, 1, 10, tzinfo=UTC)
+    await store_event(db=db, unique=unique, device="bed", kind="bed_vacated", at=day1 + timedelta(hours=7))
+    # Night 1: the hub is down 21:00-23:30 and they go to bed at 22:30; the mat's report is lost with
+    # it and not repeated, and with the mat still "vacated" their rise at seven is no change either.
+    await store_hub_offline(db=db, unique=unique, at=day1 + timedelta(hours=21))
+    await store_event(db=db, unique=unique, device="bedpir", kind="motion", at=day1 + timedelta(hours=23, minutes=35))
+    await store_hub_offline(db=db, unique=unique, at=day1 + timedelta(hours=23, minutes=30), restore=True)
+    # Night 2: a short outage in the afternoon, then everything works and they never go to bed
+    # (up in the living room until three): that is "not in bed by 01:00", outage or not.
+    day2 = day1 + timedelta(days=1)
+    await store_hub_offline(db=db, unique=unique, at=day2 + timedelta(hours=14))
+    await store_hub_offline(db=db, unique=unique, at=day2 + timedelta(hours=14, minutes=30), restore=True)
+    for hour in (23, 24, 25, 26):
+        await store_event(db=db, unique=unique, device="living", kind="motion", at=day2 + timedelta(hours=hour))
+    await store_event(db=db, unique=unique, device="bed", kind="bed_occupied", at=day2 + timedelta(hours=27))
+    # Night 3: the morning outage swallows their rise, so the mat still says "occupied" and their getting
+    # into bed at 22:30 is no change it reports.
+    day3 = day2 + timedelta(days=1)
+    await store_hub_offline(db=db, unique=unique, at=day3 + timedelta(hours=6))
+    await store_hub_offline(db=db, unique=unique, at=day3 + timedelta(hours=8), restore=True)
+    await store_event(db=db, unique=unique, device="bedpir", kind="motion", at=day3 + timedelta(hours=22, minutes=25))
+    run = f"bedgap-{unique}"
+    await replay(db=db, resident=resident, since=day1 + timedelta(hours=6), until=day3 + timedelta(hours=27),
+                 run=run, operator=SimulatedOperator(close_after=timedelta(minutes=20)))
+    alerts = await alerts_for(db=db, resident=resident, run=run)
+    assert [(a["condition"], a["raised_at"]) for a in alerts] == [
+        ("hub_offline", day1 + timedelta(hours=21)),
+        ("data_gap", day1 + timedelta(hours=25)),
+        ("hub_offline", day2 + timedelta(hours=14)),
+        ("not_in_bed", day2 + timedelta(hours=25)),
+        ("hub_offline", day3 + timedelta(hours=6)),
+        ("data_gap", day3 + timedelta(hours=25)),
+    ]
+    assert json.loads(alerts[1]["detail"])["not_judged"].startswith("the bed mat or its hub was offline")
