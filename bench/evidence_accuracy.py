@@ -37,25 +37,31 @@ ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 async def simulated(*, url: str, residents: int, days: int, seed: int, replay_rules: bool,
-                    pir_only_share: int, truth_dir: Path | None = None) -> dict[str, Any]:
+                    pir_only_share: int, truth_dir: Path | None = None, reuse: bool = False) -> dict[str, Any]:
     """Simulate, load, (replay rules), read every night and compare with the truth."""
     from simulators.scenario import ScenarioConfig, scenario_messages, scenario_site  # noqa: PLC0415
     from simulators.truth import TruthWriter, load_truth_dir  # noqa: PLC0415
 
     connection = await asyncpg.connect(url)
     config = ScenarioConfig(seed=seed, residents=residents, days=days, start=date(2024, 1, 8), prefix="acc")
-    await provision(connection=connection, site=scenario_site(config=config))
-    settings = Settings(database_url=url, dev_mode=True, max_event_age_s=10**9)
     figures: dict[str, Any] = {"residents": residents, "days": days, "seed": seed, "start": config.start.isoformat()}
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = truth_dir or Path(scratch)
-        writer = TruthWriter(directory=folder)
-        started = time.perf_counter()
-        loaded = await ingest_in_process(connection=connection, settings=settings, messages=(
-            Wire(m.time, m.topic, m.payload) for m in scenario_messages(config=config, truth=writer)))
-        figures["load"] = {"messages": loaded.messages, "events": loaded.events, "dead_letters": loaded.dead_letters,
-                           "seconds": round(time.perf_counter() - started, 1)}
-        truths = load_truth_dir(directory=folder)
+    # A reused database already holds this scenario's events (and `truth_dir` its truth): replay a new run.
+    run = f"evidence-{secrets.token_hex(3)}" if reuse else "evidence"
+    if reuse and truth_dir is not None:
+        truths = load_truth_dir(directory=truth_dir)
+        figures["load"] = {"reused": True, "events": await connection.fetchval("SELECT count(*) FROM events")}
+    else:
+        await provision(connection=connection, site=scenario_site(config=config))
+        settings = Settings(database_url=url, dev_mode=True, max_event_age_s=10**9)
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = truth_dir or Path(scratch)
+            writer = TruthWriter(directory=folder)
+            started = time.perf_counter()
+            loaded = await ingest_in_process(connection=connection, settings=settings, messages=(
+                Wire(m.time, m.topic, m.payload) for m in scenario_messages(config=config, truth=writer)))
+            figures["load"] = {"messages": loaded.messages, "events": loaded.events,
+                               "dead_letters": loaded.dead_letters, "seconds": round(time.perf_counter() - started, 1)}
+            truths = load_truth_dir(directory=folder)
     if replay_rules:
         from bench.rules_accuracy import DEFAULT_OPERATOR, configure_rules  # noqa: PLC0415
         from rules.replay import replay_history  # noqa: PLC0415
@@ -66,12 +72,12 @@ async def simulated(*, url: str, residents: int, days: int, seed: int, replay_ru
         # The same replay the rules accuracy bench judges: care-plan times per resident and a
         # simulated control centre closing alerts, so a night's alerts are what a live run raises.
         await configure_rules(connection=connection, truth=truths)
-        summary = await replay_history(connection=connection, run="evidence", since=since,
+        summary = await replay_history(connection=connection, run=run, since=since,
                                        until=since + timedelta(days=days + 1), resident_ids=sorted(truths),
                                        operator=DEFAULT_OPERATOR)
         figures["rules_replay"] = {"events": summary.events, "alert_changes": summary.alert_changes,
                                    "seconds": round(time.perf_counter() - started, 1)}
-    evidence = EvidenceConfig(alerts_run="evidence" if replay_rules else "live")
+    evidence = EvidenceConfig(alerts_run=run if replay_rules else "live")
     data_end = datetime.combine(config.start, clock(0), tzinfo=config.tz) + timedelta(days=days + 1)
     all_truth = []
     summaries: dict[tuple[str, str], NightSummary] = {}
@@ -153,23 +159,27 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ordonez", type=Path, help="folder with *Sensors*.txt and *ADLs*.txt")
     parser.add_argument("--truth-dir", type=Path, help="keep the simulator's truth files here")
     parser.add_argument("--keep-database", action="store_true", help="do not drop the scratch database")
+    parser.add_argument("--reuse-database", help="a kept database of the same scenario (needs --truth-dir)")
     parser.add_argument("--mapping", type=Path, default=Path("simulators/mappings/ordonez_a.yaml"))
     args = parser.parse_args(argv)
-    name = f"evidence_acc_{secrets.token_hex(3)}"
+    reuse = bool(args.reuse_database and args.truth_dir)
+    name = args.reuse_database if reuse else f"evidence_acc_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    if not reuse:
+        await admin.execute(f'CREATE DATABASE "{name}"')
     url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     try:
         await migrate(database_url=url)
         result: dict[str, Any] = {}
         if args.residents:
-            result["simulated"] = await simulated(url=url, residents=args.residents, days=args.days, seed=args.seed,
-                                                  replay_rules=not args.no_rules, pir_only_share=args.pir_only,
-                                                  truth_dir=args.truth_dir)
+            # (Reading flats without their bed pads rewrites the database, so not on a reused one.)
+            result["simulated"] = await simulated(
+                url=url, residents=args.residents, days=args.days, seed=args.seed, replay_rules=not args.no_rules,
+                pir_only_share=0 if reuse else args.pir_only, truth_dir=args.truth_dir, reuse=reuse)
         if args.ordonez:
             result["ordonez"] = await ordonez(url=url, data=args.ordonez, mapping=args.mapping)
     finally:
-        if args.keep_database:
+        if args.keep_database or reuse:
             sys.stderr.write(f"kept database {name}\n")
         else:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -5,12 +5,20 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bench.night_worker import ALERT_FOR_CALL
 from models.nightly import NightSummary
 from models.nights import night_window
+
+# The sensors the night rules read (the bed mat, the front door; the PIRs are matched by "/motion").
+NIGHT_RULE_SENSORS = frozenset({"bedroom/bed mat", "front door"})
+
+
+# Alert kinds a night worker is called for (technical ones, such as a low battery, are not care alerts).
+CARE_ALERT_KINDS = frozenset({*ALERT_FOR_CALL.values(), "co", "temperature_high", "not_up", "inactivity"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +37,8 @@ class TruthNight:
     alarm_kinds: tuple[str, ...] = ()
     # Inside a simulated deterioration episode (reported apart: most changed nights are in one).
     in_episode: bool = False
+    # Why the alert night cannot be judged (a sensor the night rules read was broken), if it cannot.
+    sensors_down: str | None = None
 
 
 def _quantiles(values: list[float]) -> dict[str, float] | None:
@@ -55,7 +65,8 @@ def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSu
     out_err: list[float] = []
     alarm_nights = alarm_exact = alarm_true = alarm_found = alarm_both = 0
     alarm_misses: list[dict[str, Any]] = []
-    measured_only_in_episode = called_in_episode = 0
+    measured_only_in_episode = called_in_episode = sensors_down_agree = kinds_agree = 0
+    sensors_down: Counter[str] = Counter()
     methods: Counter[str] = Counter()
     for night in truth:
         summary = summaries.get((night.resident_id, night.night_of))
@@ -73,13 +84,22 @@ def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSu
         bath_diff[(summary.bathroom_visits or 0) - night.bathroom_visits] += 1
         door_diff[(summary.door_exits or 0) - night.door_exits] += 1
         out_err.append(abs((summary.minutes_out_of_bed or 0) - night.minutes_out_of_bed))
-        if night.alarm is not None:
+        if night.alarm is not None and night.sensors_down is not None:
+            # No system sees through a dead sensor: such nights are listed with their agreement, not judged.
+            found = summary.alerts_total > 0
+            sensors_down[night.sensors_down] += 1
+            sensors_down_agree += found == night.alarm
+        elif night.alarm is not None:
             alarm_nights += 1
             found = summary.alerts_total > 0
             alarm_exact += found == night.alarm
             alarm_true += night.alarm
             alarm_found += found
             alarm_both += found and night.alarm
+            if found and night.alarm:
+                # Both say "alert": the same kinds too (a smoke alarm is no answer to a night up)?
+                wanted = {ALERT_FOR_CALL.get(kind, kind) for kind in night.alarm_kinds}
+                kinds_agree += wanted == {kind for kind in summary.alerts_by_type if kind in CARE_ALERT_KINDS}
             measured_only_in_episode += found and not night.alarm and night.in_episode
             called_in_episode += night.alarm and night.in_episode
             if found != night.alarm:
@@ -109,8 +129,11 @@ def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSu
             "confusion": {"both": alarm_both, "truth_only": alarm_true - alarm_both,
                           "measured_only": alarm_found - alarm_both,
                           "neither": alarm_nights - alarm_true - alarm_found + alarm_both},
+            "both_with_the_same_alert_kinds": kinds_agree,
             "measured_only_in_deterioration_episodes": measured_only_in_episode,
             "truth_alarm_nights_in_deterioration_episodes": called_in_episode,
+            "not_judged_sensor_down": {"nights": sum(sensors_down.values()), "agree": sensors_down_agree,
+                                       "by_reason": dict(sensors_down)},
             "disagreements": alarm_misses,
         },
         "errors": {
@@ -138,10 +161,16 @@ def truth_nights(*, truth: Any, called: dict[date, list[str]] | None = None,
         window = night_window(night_of=night.night_of, start=night_hours[0], end=night_hours[1], tz=tz)
         in_episode = any(e.start < window.end and (e.end is None or e.end > window.start) for e in truth.episodes)
         kinds = tuple(called.get(night.night_of, ())) if called is not None else ()
+        evening = window.start - timedelta(hours=4)
+        down = [fault for fault in truth.faults if fault.kind in ("hub_offline", "device_offline")
+                and (fault.kind == "hub_offline" or str(fault.detail.get("device")) in NIGHT_RULE_SENSORS
+                     or str(fault.detail.get("device")).endswith("/motion"))
+                and fault.start < window.end and (fault.end is None or fault.end > evening)]
         out.append(TruthNight(
             resident_id=truth.resident_id, night_of=night.night_of.isoformat(), sleep_onset=night.sleep_onset,
             wake=night.wake, bed_exits=len(night.bed_exits), minutes_out_of_bed=night.minutes_out_of_bed,
             bathroom_visits=night.bathroom_visits, door_exits=len(night.door_exits),
             alarm=bool(kinds) if called is not None else None, alarm_kinds=kinds, in_episode=in_episode,
+            sensors_down=", ".join(sorted({f"{f.kind} {f.detail.get('device') or 'hub'}" for f in down})) or None,
         ))
     return out

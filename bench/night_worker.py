@@ -27,6 +27,10 @@ from simulators.truth import Night, ResidentTruth
 # Incidents that raise an immediate alarm (the night rules' own incidents are read from behaviour).
 ALARM_INCIDENTS = frozenset({"pendant_press", "fall", "smoke", "flood", "cold_flat"})
 _NOON = time(12)
+# Each call -> the alert condition that answers it.
+ALERT_FOR_CALL = {"pendant_press": "personal_trigger", "fall": "fall", "smoke": "smoke", "flood": "flood",
+                  "cold_flat": "temperature_low", "not_in_bed": "not_in_bed", "out_of_bed": "out_of_bed",
+                  "out_of_bed (up for the day early)": "out_of_bed", "left_flat": "left_flat"}
 
 
 @dataclass(frozen=True, slots=True)

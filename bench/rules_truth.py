@@ -197,7 +197,7 @@ def _same_device(*, alert: RaisedAlert, item: Window) -> bool:
     return bool(alert.device.split(":", 1)[-1] == device)
 
 
-# A night worker's call (bench.night_worker) -> the alert that answers it.
+# The night worker's calls (bench.night_worker) that no incident record names: the care plan's own.
 _CALL_CONDITIONS = {"not_in_bed": "not_in_bed", "out_of_bed": "out_of_bed",
                     "out_of_bed (up for the day early)": "out_of_bed", "left_flat": "left_flat"}
 
