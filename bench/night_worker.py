@@ -22,7 +22,7 @@ from bench.rules_truth import RuleTimes, expectation
 from models.nights import night_window
 from rules.habits import _MAD_TO_SD, HABIT_NIGHTS, MIN_NIGHTS, RISE_FLOOR, RISE_SPREADS
 from rules.timer_rules import UP_WINDOW_BEFORE_NIGHT_END
-from simulators.truth import Night, ResidentTruth
+from simulators.truth import ResidentTruth
 
 # Incidents that raise an immediate alarm (the night rules' own incidents are read from behaviour).
 ALARM_INCIDENTS = frozenset({"pendant_press", "fall", "smoke", "flood", "cold_flat"})
@@ -80,14 +80,21 @@ def _after_noon(moment: datetime, night_of: date, tz: ZoneInfo) -> timedelta:
     return moment.astimezone(tz).replace(tzinfo=None) - datetime.combine(night_of, _NOON)
 
 
-def _earliest_usual_rise(*, nights: list[Night], index: int, tz: ZoneInfo) -> timedelta | None:
+def _rises(truth: ResidentTruth) -> dict[date, datetime]:
+    """Night (evening date) -> the true final rise that ended it, from the day records (the first day's
+    rise ends the night before the simulated nights begin, which the rules also learn from)."""
+    return {date.fromisoformat(day["date"]) - timedelta(days=1): datetime.fromisoformat(day["rise"])
+            for day in truth.days}
+
+
+def _earliest_usual_rise(*, rises: dict[date, datetime], night_of: date, tz: ZoneInfo) -> timedelta | None:
     """The earliest ordinary rise after noon, from the true rises of the `HABIT_NIGHTS` nights before."""
-    first = nights[index].night_of - timedelta(days=HABIT_NIGHTS)
-    rises = [_after_noon(n.wake, n.night_of, tz).total_seconds() for n in nights[:index] if n.night_of >= first]
-    if len(rises) < MIN_NIGHTS:
+    seconds = [_after_noon(rise, night, tz).total_seconds() for night, rise in rises.items()
+               if night_of - timedelta(days=HABIT_NIGHTS) <= night < night_of]
+    if len(seconds) < MIN_NIGHTS:
         return None
-    centre = statistics.median(rises)
-    spread = _MAD_TO_SD * statistics.median(abs(value - centre) for value in rises)
+    centre = statistics.median(seconds)
+    spread = _MAD_TO_SD * statistics.median(abs(value - centre) for value in seconds)
     return timedelta(seconds=centre) - max(RISE_FLOOR, RISE_SPREADS * timedelta(seconds=spread))
 
 
@@ -124,9 +131,10 @@ def called_nights(*, truth: ResidentTruth, plan: CarePlan, times: RuleTimes) -> 
             continue
         note(item.start, item.kind)
     outings = _outings(truth)
-    for index, (night, window) in enumerate(zip(nights, windows, strict=True)):
+    rises = _rises(truth)
+    for night, window in zip(nights, windows, strict=True):
         noon = _noon(night.night_of, plan.tz)
-        earliest = _earliest_usual_rise(nights=nights, index=index, tz=plan.tz)
+        earliest = _earliest_usual_rise(rises=rises, night_of=night.night_of, tz=plan.tz)
 
         def morning(left: datetime, due: datetime, *, window_end: datetime = window.end,
                     noon: datetime = noon, earliest: timedelta | None = earliest) -> bool:
