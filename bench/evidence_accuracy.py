@@ -16,6 +16,7 @@ import secrets
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
@@ -37,13 +38,16 @@ ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 async def simulated(*, url: str, residents: int, days: int, seed: int, replay_rules: bool,
-                    pir_only_share: int, truth_dir: Path | None = None, reuse: bool = False) -> dict[str, Any]:
+                    pir_only_share: int, truth_dir: Path | None = None, reuse: bool = False,
+                    deterioration_share: float | None = None) -> dict[str, Any]:
     """Simulate, load, (replay rules), read every night and compare with the truth."""
     from simulators.scenario import ScenarioConfig, scenario_messages, scenario_site  # noqa: PLC0415
     from simulators.truth import TruthWriter, load_truth_dir  # noqa: PLC0415
 
     connection = await asyncpg.connect(url)
     config = ScenarioConfig(seed=seed, residents=residents, days=days, start=date(2024, 1, 8), prefix="acc")
+    if deterioration_share is not None:
+        config = replace(config, deterioration_share=deterioration_share)
     figures: dict[str, Any] = {"residents": residents, "days": days, "seed": seed, "start": config.start.isoformat()}
     # A reused database already holds this scenario's events (and `truth_dir` its truth): replay a new run.
     run = f"evidence-{secrets.token_hex(3)}" if reuse else "evidence"

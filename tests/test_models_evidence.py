@@ -345,3 +345,20 @@ async def test_the_morning_run_reads_each_night_once_it_is_over(db: asyncpg.Conn
     # A later pass the same morning has nothing to do.
     again = await morning_pass(connection=db, config=config, now=over + timedelta(minutes=6), options=options)
     assert [run for run in again if run.resident_id == resident_id] == []
+
+
+async def test_alert_nights_are_the_nights_a_night_worker_following_the_care_plan_was_called(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    # Four flats, four weeks, every resident in a deterioration episode: nights up for an hour and late
+    # bedtimes that a night worker following the care plan would have been called for, among quiet
+    # nights and injected incidents. Ingested, rules replayed, nights read, against the truth's calls.
+    from bench.evidence_accuracy import simulated  # noqa: PLC0415 - the bench's own pipeline
+
+    figures = await simulated(url=fresh_database_url, residents=4, days=28, seed=5, replay_rules=True,
+                              pir_only_share=0, truth_dir=tmp_path / "truth", deterioration_share=1.0)
+    nights = figures["bed_sensor"]["alert_nights"]
+    assert nights["judged"] >= 90
+    assert nights["confusion"]["both"] >= 3 and nights["truth_alarm_nights_in_deterioration_episodes"] >= 1
+    # Every judged night: an alert in the pack exactly when the care plan called for one.
+    assert nights["exact_pct"] == 100.0, nights["disagreements"]
