@@ -6,6 +6,8 @@ Both rules read the person's own recent nights instead: the median, with a toler
 robust standard deviations (scaled median absolute deviation), never less than a floor. Fewer
 nights than `MIN_NIGHTS` with data (a new resident, a dead bed sensor): nothing is learnt and the
 configured times apply. Only events before `now` are read, so a replay learns as live would have.
+What is learnt only fills in what the care plan leaves open: a setting the team entered is never
+relaxed by it (`ResidentRules.care_plan`; see rules/timer_rules.py).
 """
 
 from __future__ import annotations
