@@ -143,13 +143,13 @@ def called_nights(*, truth: ResidentTruth, plan: CarePlan, times: RuleTimes) -> 
             return due >= window_end - UP_WINDOW_BEFORE_NIGHT_END
 
         reasons = called.setdefault(night.night_of, [])
-        bed_by = datetime.combine(night.night_of + timedelta(days=plan.bed_by < plan.night[0]), plan.bed_by,
-                                  tzinfo=plan.tz)
+        bed_by = datetime.combine(night.night_of + timedelta(days=plan.bed_by < _NOON), plan.bed_by, tzinfo=plan.tz)
         if window.start <= bed_by < window.end and night.sleep_onset > bed_by \
                 and not any(out <= bed_by < back for out, back in outings):
             reasons.append("not_in_bed")
         for exit_ in night.bed_exits:
-            went_out = any(exit_.start <= out < exit_.end for out, _ in outings)
+            # Out of the door before the cap: the left-the-flat rule's (after it, out of bed was due first).
+            went_out = any(exit_.start <= out < min(exit_.end, exit_.start + plan.out_of_bed_max) for out, _ in outings)
             if not went_out and window.start <= exit_.start < window.end \
                     and exit_.end - exit_.start > plan.out_of_bed_max \
                     and not morning(exit_.start, exit_.start + plan.out_of_bed_max):

@@ -95,8 +95,9 @@ class ResidentRules:
         return start, self.at_local(day=end_day, clock=self.night_end)
 
     def night_clock(self, *, night: date, clock: time) -> datetime:
-        """The instant of `clock` during the night starting on `night` (after night_start)."""
-        day = night if clock >= self.night_start else night + timedelta(days=1)
+        """The instant of `clock` in the night of `night`: from noon on, that evening; before noon, the
+        next morning (an "in bed by 21:30" before a 22:00 night window is still that evening)."""
+        day = night if clock >= time(12) else night + timedelta(days=1)
         return self.at_local(day=day, clock=clock)
 
 

@@ -123,9 +123,15 @@ ORDER BY time DESC LIMIT 1
 BED_PATH_OUTAGES = """
 SELECT time, device_id, is_restore FROM events
 WHERE resident_id = $1 AND time > $2 AND time <= $3
-  AND hub_id IN (SELECT hub_id FROM devices WHERE device_type = ANY($4::text[]) AND removed_at IS NULL)
+  AND hub_id IN (SELECT d.hub_id FROM devices d JOIN hubs h ON h.hub_id = d.hub_id
+                 WHERE h.resident_id = $1 AND d.device_type = ANY($4::text[]) AND d.removed_at IS NULL)
   AND (kind = 'hub_offline' OR (kind = 'device_offline' AND device_type = ANY($4::text[])))
 ORDER BY time
+"""
+# Any sign of life away from the bed and bedroom in (since, until].
+SIGN_AWAY_FROM_BED = """
+SELECT EXISTS (SELECT 1 FROM events WHERE resident_id = $1 AND time > $2 AND time <= $3
+               AND kind = ANY($4::text[]) AND location IS DISTINCT FROM 'bedroom')
 """
 LAST_KIND = """
 SELECT kind FROM events

@@ -202,14 +202,22 @@ async def _bedtime_unheard(
     if last is not None and last["kind"] == EventKind.BED_OCCUPIED.value:
         return True
     down: set[str] = set()
+    touched_evening = False
     for outage in outages:
-        if outage["time"] >= evening:
-            return True  # went down, or came back, during the evening: down for part of it
+        touched_evening = touched_evening or outage["time"] >= evening
         if outage["is_restore"]:
             down.discard(outage["device_id"])
         else:
             down.add(outage["device_id"])
-    return bool(down)  # went down before the evening and never came back
+    if down:
+        return True  # still down: nothing can be heard
+    if not touched_evening:
+        return False  # over before the evening, after a last report of "vacated": tonight's bedtime is a change
+    # Back by now. Seen up and about away from the bedroom since it came back: a bedtime lost in the
+    # outage was followed by getting up, and getting into bed again would have been heard, so the rule
+    # judges (a short evening blip must not silence it for the night).
+    return not await connection.fetchval(q.SIGN_AWAY_FROM_BED, resident.resident_id, outages[-1]["time"], until,
+                                         _LIFE_SIGNS)
 
 
 async def _last_sign(

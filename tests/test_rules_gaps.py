@@ -266,3 +266,26 @@ async def test_a_bedtime_lost_in_a_hub_outage_is_a_data_gap_not_not_in_bed(db: a
         ("data_gap", day3 + timedelta(hours=25)),
     ]
     assert json.loads(alerts[1]["detail"])["not_judged"].startswith("the bed mat or its hub was offline")
+
+
+async def test_a_short_evening_blip_does_not_silence_not_in_bed(db: asyncpg.Connection, unique: str) -> None:
+    resident, _ = await provision_flat(db=db, unique=unique)
+    await db.execute("INSERT INTO rule_config (resident_id, enabled_rules) VALUES ($1, $2)", resident,
+                     ["not_in_bed", "hub_offline", "data_gap"])
+    day = datetime(2026, 1, 20, tzinfo=UTC)
+    await store_event(db=db, unique=unique, device="bed", kind="bed_vacated", at=day + timedelta(hours=7))
+    # Five minutes of hub outage at 19:00, then the flat is heard again and they are up in the living room
+    # until three: a bedtime lost in the blip would have been followed by this, so 01:00 is judged.
+    await store_hub_offline(db=db, unique=unique, at=day + timedelta(hours=19))
+    await store_hub_offline(db=db, unique=unique, at=day + timedelta(hours=19, minutes=5), restore=True)
+    for hour in (20, 22, 24, 26):
+        await store_event(db=db, unique=unique, device="living", kind="motion", at=day + timedelta(hours=hour))
+    await store_event(db=db, unique=unique, device="bed", kind="bed_occupied", at=day + timedelta(hours=27))
+    run = f"blip-{unique}"
+    await replay(db=db, resident=resident, since=day + timedelta(hours=6), until=day + timedelta(hours=28),
+                 run=run, operator=SimulatedOperator(close_after=timedelta(minutes=20)))
+    alerts = await alerts_for(db=db, resident=resident, run=run)
+    assert [(a["condition"], a["raised_at"]) for a in alerts] == [
+        ("hub_offline", day + timedelta(hours=19)),
+        ("not_in_bed", day + timedelta(hours=25)),
+    ]

@@ -198,3 +198,20 @@ async def test_a_care_plan_limit_is_never_relaxed_by_recent_nights(db: asyncpg.C
     recent = [(c, at) for c, at in await _conditions(db, resident, run) if at > _at(night, time(12))]
     # Both called at the care plan's times, as a night worker following the plan would be.
     assert recent == [("not_in_bed", _at(night + 1, time(0, 30))), ("out_of_bed", _at(night + 1, time(3)))]
+
+
+async def test_an_in_bed_by_before_the_night_window_is_that_evening(db: asyncpg.Connection, unique: str) -> None:
+    resident, _ = await provision_flat(db=db, unique=unique)
+    # The care plan says "in bed by 21:30", before the 22:00 night window opens: that evening, not the next.
+    await db.execute("INSERT INTO rule_config (resident_id, bed_by) VALUES ($1, $2)", resident, time(21, 30))
+    # Up all evening, never to bed, out of the front door at 23:00 and not back by morning.
+    await store_moving_about(db=db, unique=unique, start=_at(0, time(18)), minutes=295)
+    await store_event(db=db, unique=unique, device="front", kind="door_open", at=_at(0, time(23)))
+    await store_event(db=db, unique=unique, device="front", kind="door_closed",
+                      at=_at(0, time(23)) + timedelta(seconds=5))
+    run = f"early-{unique}"
+    await replay(db=db, resident=resident, since=_at(0, time(12)), until=_at(1, time(8)), run=run)
+    # Past their bedtime already, so the outing is a night one, called after 30 minutes (not put off
+    # to "bedtime" the next evening).
+    assert await _conditions(db, resident, run) == [("not_in_bed", _at(0, time(21, 30))),
+                                                    ("left_flat", _at(0, time(23, 30)))]
