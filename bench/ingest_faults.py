@@ -301,6 +301,8 @@ async def run_fault_scenario(*, fault: str, events: int, work_dir: Path | None =
             "ingest_alive_at_end": ingest.poll() is None,
             "examples_missing": [list(key) for key in list(missing)[:3]],
             "examples_extra": [list(key) for key in list(extra)[:3]],
+            # Why it stopped, if it did: the log's end, so a rare failure can be read from the report.
+            "ingest_log_tail": "" if ingest.poll() is None else log_path.read_text(errors="replace")[-4000:],
         }
     finally:
         if publisher is not None:

@@ -21,7 +21,7 @@ from tests.support import json_bytes, provision, publish_all, wait_until
 @pytest.mark.parametrize("fault", ["kill-ingest", "kill-receiver", "restart-postgres", "restart-broker"])
 async def test_fault_mid_stream_loses_and_duplicates_nothing(fault: str) -> None:
     result = await run_fault_scenario(fault=fault, events=4000)
-    assert result["ingest_alive_at_end"], result
+    assert result["ingest_alive_at_end"], f"ingest stopped: {result['ingest_log_tail']}"
     assert result["missing"] == 0, result
     assert result["dead_letters"] == 0, result
     assert result["duplicated_identified"] == 0, result
