@@ -26,7 +26,8 @@ async def _listen_for_registry_changes(*, settings: Settings, pipeline: IngestPi
     while not stop.is_set():
         try:
             connection = await asyncpg.connect(settings.database_url, timeout=10)
-        except (OSError, asyncpg.PostgresError, TimeoutError):
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError):
+            # Includes the client-side errors of a server going away mid-handshake (a restart).
             await asyncio.sleep(backoff_delay(attempt=attempt))
             attempt += 1
             continue
