@@ -43,6 +43,10 @@ CONNECTION_ERRORS = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
+    # A connection left mid-operation by a database restart ("cannot switch to state ...; another
+    # operation is in progress"): unusable, so dropped and reopened like a lost one. Seen once in the
+    # restart-postgres fault test, where it ended the ingest.
+    asyncpg.InternalClientError,
 )
 
 
