@@ -226,14 +226,20 @@ async def test_only_a_silent_sensor_the_rule_reads_makes_a_data_gap(db: asyncpg.
     ]
 
 
-async def test_a_bedtime_lost_in_a_hub_outage_is_a_data_gap_not_not_in_bed(db: asyncpg.Connection,
-                                                                          unique: str) -> None:
-    """Three nights, "in bed by 01:00": the mat's report lost in an outage is not "not in bed"; a working mat is."""
+async def _bedtime_flat(*, db: asyncpg.Connection, unique: str, up_at: datetime) -> str:
+    """A flat watched for "not in bed by" (default 01:00) and its hub, whose resident got up at `up_at`."""
     resident, _ = await provision_flat(db=db, unique=unique)
     await db.execute("INSERT INTO rule_config (resident_id, enabled_rules) VALUES ($1, $2)", resident,
                      ["not_in_bed", "hub_offline", "data_gap"])
+    await store_event(db=db, unique=unique, device="bed", kind="bed_vacated", at=up_at)
+    return resident
+
+
+async def test_a_bedtime_lost_in_a_hub_outage_is_a_data_gap_not_not_in_bed(db: asyncpg.Connection,
+                                                                          unique: str) -> None:
+    """Three nights, "in bed by 01:00": the mat's report lost in an outage is not "not in bed"; a working mat is."""
     day1 = datetime(2026, 1, 10, tzinfo=UTC)
-    await store_event(db=db, unique=unique, device="bed", kind="bed_vacated", at=day1 + timedelta(hours=7))
+    resident = await _bedtime_flat(db=db, unique=unique, up_at=day1 + timedelta(hours=7))
     # Night 1: the hub is down 21:00-23:30 and they go to bed at 22:30; the mat's report is lost with
     # it and not repeated, and with the mat still "vacated" their rise at seven is no change either.
     await store_hub_offline(db=db, unique=unique, at=day1 + timedelta(hours=21))
@@ -269,11 +275,8 @@ async def test_a_bedtime_lost_in_a_hub_outage_is_a_data_gap_not_not_in_bed(db: a
 
 
 async def test_a_short_evening_blip_does_not_silence_not_in_bed(db: asyncpg.Connection, unique: str) -> None:
-    resident, _ = await provision_flat(db=db, unique=unique)
-    await db.execute("INSERT INTO rule_config (resident_id, enabled_rules) VALUES ($1, $2)", resident,
-                     ["not_in_bed", "hub_offline", "data_gap"])
     day = datetime(2026, 1, 20, tzinfo=UTC)
-    await store_event(db=db, unique=unique, device="bed", kind="bed_vacated", at=day + timedelta(hours=7))
+    resident = await _bedtime_flat(db=db, unique=unique, up_at=day + timedelta(hours=7))
     # Five minutes of hub outage at 19:00, then the flat is heard again and they are up in the living room
     # until three: a bedtime lost in the blip would have been followed by this, so 01:00 is judged.
     await store_hub_offline(db=db, unique=unique, at=day + timedelta(hours=19))
