@@ -39,6 +39,7 @@ class DeadLetterReason(StrEnum):
     UNKNOWN_TOPIC = "unknown_topic"
     TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
     UNSTORABLE = "unstorable"
+    UNPROCESSABLE = "unprocessable"
 
 
 class Rejected(Exception):  # noqa: N818 - it reads as "the message was Rejected(reason)"

@@ -63,6 +63,14 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(sqlstate, str) and sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
 
 
+def _failure(exc: BaseException) -> str:
+    """Why rows were not stored, for a log line and a dead letter: the SQLSTATE, never the database's text."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return f"the database refused it (SQLSTATE {sqlstate})"
+    return f"its rows could not be encoded ({type(exc).__name__})"
+
+
 def backoff_delay(*, attempt: int, cap_s: float = _BACKOFF_CAP_S) -> float:
     """Capped exponential backoff with full jitter, so restarted workers do not stampede."""
     return random.uniform(0, min(cap_s, 0.2 * 2**attempt))
@@ -198,7 +206,9 @@ class IngestPipeline:
                     outcome = await self._process(messages=fresh)
                     written = await asyncio.wait_for(self._write(outcome=outcome, messages=fresh, batch_id=batch_id),
                                                      timeout=_COMMIT_TIMEOUT_S)
-            except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+            except Exception as exc:  # one message's rows must never stop every home's ingest
+                # Not only the database refusing rows: a row that cannot even be encoded (a device state
+                # too deep to serialise) fails here too, and must cost that one message, not the process.
                 metrics.db_failures.inc()
                 if is_transient(exc):
                     log.warning("batch of %d not committed (%s); reconnecting", len(fresh), type(exc).__name__)
@@ -209,8 +219,7 @@ class IngestPipeline:
                     # Even a dead letter cannot be written: nothing is acknowledged, a restart retries.
                     raise
                 else:
-                    log.error("batch of %d refused by the database (%s); storing one by one", len(fresh),
-                              getattr(exc, "sqlstate", "?"))
+                    log.error("batch of %d not stored (%s); storing one by one", len(fresh), _failure(exc))
                     isolate = True
             else:
                 metrics.commit_seconds.observe(asyncio.get_running_loop().time() - started)
@@ -245,14 +254,16 @@ class IngestPipeline:
             outcome = self._processor.process(messages=[message])
             try:
                 written = await self._write(outcome=outcome, messages=[message], batch_id=batch_id)
-            except asyncpg.PostgresError as exc:
+            except Exception as exc:  # isolate whatever this one message's rows caused
                 if is_transient(exc):
                     raise
+                log.error("message on %s not storable (%s); dead-lettered", message.topic, _failure(exc))
+                # Its uncommitted registry edits (the state that could not be stored) go with it.
                 await self._reload_registry()
+                kept = outcome.dead_letters[0].payload if outcome.dead_letters else message.payload
                 refused = BatchOutcome(dead_letters=[DeadLetter(
-                    topic=message.topic, payload=message.payload, reason=DeadLetterReason.UNSTORABLE,
-                    detail=f"the database refused it (SQLSTATE {exc.sqlstate})",
-                    received_at=message.received_at, digest=message.digest(),
+                    topic=message.topic, payload=kept, reason=DeadLetterReason.UNSTORABLE,
+                    detail=_failure(exc), received_at=message.received_at, digest=message.digest(),
                 )])
                 written = await self._write(outcome=refused, messages=[message], batch_id=batch_id)
             stored += written.stored

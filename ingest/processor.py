@@ -15,6 +15,10 @@ from telecare.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# The stored copy of an oversized payload: enough to see what it was, never the whole flood.
+_OVERSIZED_KEPT_BYTES = 64 * 1024
+_DEVICE_LIST_SUFFIX = "/bridge/devices"
+
 
 class MessageProcessor:
     """Stateless apart from the registry cache it edits; one per ingest worker."""
@@ -22,6 +26,7 @@ class MessageProcessor:
     def __init__(self, *, settings: Settings, registry: Registry) -> None:
         self.registry = registry
         self._max_payload = settings.max_payload_bytes
+        self._max_device_list = settings.max_device_list_bytes
         skew = timedelta(seconds=settings.clock_skew_future_s)
         max_age = timedelta(seconds=settings.max_event_age_s)
         self._z2m_prefix = settings.z2m_base_topic.rstrip("/") + "/"
@@ -36,16 +41,15 @@ class MessageProcessor:
             try:
                 events = self._one(message)
             except Rejected as rejected:
-                outcome.dead_letters.append(
-                    DeadLetter(
-                        topic=message.topic,
-                        payload=message.payload[: self._max_payload * 4],
-                        reason=rejected.reason,
-                        detail=rejected.detail,
-                        received_at=message.received_at,
-                        digest=message.digest(),
-                    )
-                )
+                outcome.dead_letters.append(self._dead_letter(message, rejected.reason, rejected.detail))
+                continue
+            except Exception as exc:  # nothing one device sends may stop the batch
+                # An adapter fault (a bug, or input no check foresaw) costs this message only; the
+                # payload is kept so it can be re-driven once the fault is fixed.
+                log.warning("message on %s could not be processed (%s: %s); dead-lettered",
+                            message.topic, type(exc).__name__, exc)
+                outcome.dead_letters.append(self._dead_letter(
+                    message, DeadLetterReason.UNPROCESSABLE, f"{type(exc).__name__}: {exc}"[:500]))
                 continue
             if events:
                 outcome.events.extend(events)
@@ -53,11 +57,24 @@ class MessageProcessor:
                 outcome.ignored += 1
         return outcome
 
+    def _limit(self, topic: str) -> int:
+        """Device lists carry every paired device with its capabilities; everything else is small."""
+        if topic.startswith(self._z2m_prefix) and topic.endswith(_DEVICE_LIST_SUFFIX):
+            return self._max_device_list
+        return self._max_payload
+
+    def _dead_letter(self, message: InboundMessage, reason: DeadLetterReason, detail: str) -> DeadLetter:
+        payload = message.payload
+        if len(payload) > self._limit(message.topic):
+            payload = payload[:_OVERSIZED_KEPT_BYTES]
+        return DeadLetter(topic=message.topic, payload=payload, reason=reason, detail=detail,
+                          received_at=message.received_at, digest=message.digest())
+
     def _one(self, message: InboundMessage) -> list[TelecareEvent]:
-        if len(message.payload) > self._max_payload:
+        limit = self._limit(message.topic)
+        if len(message.payload) > limit:
             raise Rejected(
-                DeadLetterReason.PAYLOAD_TOO_LARGE,
-                f"{len(message.payload)} bytes is over the limit of {self._max_payload}",
+                DeadLetterReason.PAYLOAD_TOO_LARGE, f"{len(message.payload)} bytes is over the limit of {limit}"
             )
         topic = message.topic
         if topic.startswith(self._z2m_prefix):

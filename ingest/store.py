@@ -122,6 +122,12 @@ def _event_records(outcome: BatchOutcome, registry: Registry) -> list[tuple[obje
     return records
 
 
+def _storable_text(text: str) -> str:
+    """PostgreSQL text cannot hold NUL, and a detail may quote a hostile field name: a dead letter must
+    always be writable, or the message behind it could never be acknowledged."""
+    return text.replace("\x00", "\\x00")
+
+
 def _merge_dead_letters(dead_letters: Sequence[DeadLetter]) -> list[tuple[DeadLetter, int]]:
     merged: dict[bytes, tuple[DeadLetter, int]] = {}
     for letter in dead_letters:
@@ -154,10 +160,10 @@ async def write_batch(
             merged = _merge_dead_letters(outcome.dead_letters)
             await connection.execute(
                 _UPSERT_DEAD_LETTERS,
-                [letter.topic for letter, _ in merged],
+                [_storable_text(letter.topic) for letter, _ in merged],
                 [letter.payload for letter, _ in merged],
                 [letter.reason.value for letter, _ in merged],
-                [letter.detail for letter, _ in merged],
+                [_storable_text(letter.detail) for letter, _ in merged],
                 [letter.digest for letter, _ in merged],
                 [count for _, count in merged],
                 [letter.received_at for letter, _ in merged],

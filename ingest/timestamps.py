@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from ingest.messages import DeadLetterReason, Rejected
 
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 _EPOCH_MS_MIN = 10**12  # 2001-09-09: smaller numbers are seconds or nonsense
 
 
@@ -14,10 +16,14 @@ def parse_device_time(*, raw: object, field_name: str) -> datetime:
     if isinstance(raw, bool):
         raise Rejected(DeadLetterReason.INVALID_PAYLOAD, f"{field_name} must be ISO 8601 or epoch ms")
     if isinstance(raw, int | float):
-        if not _EPOCH_MS_MIN <= raw < 10**14:
+        if not _EPOCH_MS_MIN <= raw < 10**14:  # also refuses NaN
             raise Rejected(DeadLetterReason.TIMESTAMP_OUT_OF_RANGE, f"{field_name} {raw!r} is not epoch ms")
         return datetime.fromtimestamp(raw / 1000, tz=UTC)
     if isinstance(raw, str) and 10 <= len(raw) <= 40:
+        if not _ISO_DATE_TIME.match(raw):
+            # Python's ISO parser also takes compact forms; the contract wants the extended form only,
+            # so epoch milliseconds sent as a string are refused rather than misread.
+            raise Rejected(DeadLetterReason.INVALID_PAYLOAD, f"{field_name} {raw!r} is not ISO 8601 date and time")
         try:
             parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError as exc:

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     ingest_batch_max: int = Field(default=2000, ge=1, le=50_000)
     ingest_batch_linger_ms: int = Field(default=25, ge=0, le=5_000)
     max_payload_bytes: int = Field(default=16_384, ge=256)
+    # A Zigbee2MQTT device list describes every paired device with its capabilities (`exposes`):
+    # hundreds of kB for an ordinary flat, so it has a limit of its own.
+    max_device_list_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     # Device clocks that are wildly off: beyond these bounds `last_seen` is not trusted.
     clock_skew_future_s: int = Field(default=300, ge=0)
     max_event_age_s: int = Field(default=7 * 24 * 3600, ge=60)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from ingest.adapters.z2m_fields import ALARM_KINDS
 from ingest.messages import DeadLetterReason, InboundMessage, Rejected
 from ingest.registry import DeviceRecord, HubRecord, Registry
-from ingest.timestamps import check_event_time
+from ingest.timestamps import check_event_time, parse_device_time
 from telecare.events import EventSource, TelecareEvent, natural_event_key
 from telecare.site import HUB_DEVICE_NAME, device_id_for, hub_device_id
 from telecare.vocabulary import RESTORABLE_KINDS, DeviceType, EventKind, Location
@@ -27,7 +27,7 @@ _VALUE_RANGES: dict[EventKind, tuple[float, float]] = {
 class CanonicalDevice(BaseModel):
     """The device block of a canonical event."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:/-]+$")]
     type: DeviceType
@@ -35,13 +35,17 @@ class CanonicalDevice(BaseModel):
 
 
 class CanonicalEvent(BaseModel):
-    """A telecare event as hubs and simulators publish it; see docs/mqtt-contract.md."""
+    """A telecare event as hubs and simulators publish it; see docs/mqtt-contract.md.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Strict: no `true` or `"87"` for a number, no number for a flag, no NaN or infinity (`1e999`), and a
+    time is ISO 8601 text or epoch milliseconds as a number, never digits in a string.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     schema_: Literal["telecare.event/1"] = Field(alias="schema")
     event_id: Annotated[str, Field(min_length=1, max_length=64)]
-    time: datetime | Annotated[int, Field(ge=10**12, lt=10**14)]
+    time: Annotated[str, Field(min_length=10, max_length=40)] | Annotated[int, Field(ge=10**12, lt=10**14)]
     device: CanonicalDevice
     kind: EventKind
     restore: StrictBool = False
@@ -50,17 +54,13 @@ class CanonicalEvent(BaseModel):
 
     def event_time(self) -> datetime:
         """The event time as an aware UTC datetime."""
-        if isinstance(self.time, datetime):
-            if self.time.tzinfo is None:
-                raise Rejected(DeadLetterReason.INVALID_PAYLOAD, "time has no UTC offset")
-            return self.time.astimezone(UTC)
-        return datetime.fromtimestamp(self.time / 1000, tz=UTC)
+        return parse_device_time(raw=self.time, field_name="time")
 
 
 class HubStatus(BaseModel):
     """A canonical hub's retained status (its last will says offline)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     state: Literal["online", "offline"]
     mains: StrictBool | None = None

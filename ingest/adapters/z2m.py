@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from ingest.adapters.z2m_fields import ALARM_KINDS, EventDraft, state_events, validate_state
+from ingest.adapters.z2m_fields import ALARM_KINDS, MAX_STATE_FIELDS, EventDraft, state_events, validate_state
 from ingest.messages import DeadLetterReason, InboundMessage, Rejected
 from ingest.registry import DeviceRecord, HubRecord, Registry
 from ingest.timestamps import check_event_time, parse_device_time
@@ -165,6 +165,9 @@ class Z2MAdapter:
                 )
         merged = {**previous, **state}
         merged.pop("last_seen", None)
+        if len(merged) > MAX_STATE_FIELDS:
+            raise Rejected(DeadLetterReason.INVALID_PAYLOAD,
+                           f"the device's state would have more than {MAX_STATE_FIELDS} fields")
         if not from_arrival:
             merged[_STATE_TIME] = event_time.timestamp()
         device.last_state = merged
@@ -212,12 +215,7 @@ class Z2MAdapter:
             for record in self._registry.devices.values()
             if record.hub_id == hub.hub_id and record.ieee_address
         }
-        for entry in listed:
-            if not isinstance(entry, dict) or entry.get("type") == "Coordinator":
-                continue
-            name, ieee = entry.get("friendly_name"), entry.get("ieee_address")
-            if not isinstance(name, str) or not name or not isinstance(ieee, str):
-                continue
+        for name, ieee, entry in _listed_devices(listed):
             raw_definition = entry.get("definition")
             definition: dict[str, Any] = raw_definition if isinstance(raw_definition, dict) else {}
             model = definition.get("model") if isinstance(definition.get("model"), str) else None
@@ -262,6 +260,38 @@ class Z2MAdapter:
             source=EventSource.Z2M,
             time_from_arrival=from_arrival,
         )
+
+
+_MAX_NAME = 255
+
+
+def _listed_devices(listed: list[Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(friendly name, IEEE address, entry) of each end device, after checking the list as a whole.
+
+    A name or address listed twice would make one device's messages land on another's record (which
+    one wins is an accident of order), so such a list is refused whole, before anything is applied.
+    """
+    devices: list[tuple[str, str, dict[str, Any]]] = []
+    names: dict[str, str] = {}
+    addresses: set[str] = set()
+    for entry in listed:
+        if not isinstance(entry, dict) or entry.get("type") == "Coordinator":
+            continue
+        name, ieee = entry.get("friendly_name"), entry.get("ieee_address")
+        if not isinstance(name, str) or not name or not isinstance(ieee, str):
+            continue
+        if len(name) > _MAX_NAME or len(ieee) > _MAX_NAME or "\x00" in name + ieee:
+            raise Rejected(DeadLetterReason.INVALID_PAYLOAD,
+                           f"bridge/devices: friendly_name or ieee_address of {name[:40]!r} is not usable")
+        if name in names:
+            raise Rejected(DeadLetterReason.INVALID_PAYLOAD,
+                           f"bridge/devices lists friendly_name {name!r} twice ({names[name]} and {ieee})")
+        if ieee in addresses:
+            raise Rejected(DeadLetterReason.INVALID_PAYLOAD, f"bridge/devices lists ieee_address {ieee!r} twice")
+        names[name] = ieee
+        addresses.add(ieee)
+        devices.append((name, ieee, entry))
+    return devices
 
 
 def _note_seen(*, device: DeviceRecord, hub: HubRecord, state: dict[str, Any], seen_at: datetime) -> None:

@@ -30,6 +30,13 @@ _NUMBER_RANGES: dict[str, tuple[float, float]] = {
 }
 _TEXT_FIELDS = frozenset({"action", "fall_down_status", "presence_event", "state"})
 _MAX_TEXT = 64
+# The device state is kept (as JSONB) for edge detection. Real Z2M state nests two or three levels
+# (`update.state`, `color.x`); a state nested hundreds deep cannot even be serialised again, and
+# PostgreSQL's JSONB refuses the NUL character, so both are refused here, before anything is kept.
+MAX_STATE_DEPTH = 8
+# Fields are merged into the kept state message by message; without a cap, a device (or someone
+# publishing on its topic) inventing new field names would grow that state without end.
+MAX_STATE_FIELDS = 256
 
 # Kinds that are never lost to a wrong device clock: they are kept at arrival time instead.
 ALARM_KINDS = frozenset(
@@ -59,8 +66,29 @@ class EventDraft:
     value: float | None = None
 
 
+def _check_structure(*, state: dict[str, Any]) -> None:
+    """Refuse nesting deeper than MAX_STATE_DEPTH and NUL characters anywhere (iteratively: no recursion)."""
+    stack: list[tuple[Any, int]] = [(state, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: list[Any] = list(value.values())
+            if any("\x00" in key for key in value):
+                raise Rejected(DeadLetterReason.INVALID_PAYLOAD, "a field name contains the NUL character")
+        elif isinstance(value, list):
+            children = value
+        else:
+            if isinstance(value, str) and "\x00" in value:
+                raise Rejected(DeadLetterReason.INVALID_PAYLOAD, "a text value contains the NUL character")
+            continue
+        if depth > MAX_STATE_DEPTH:
+            raise Rejected(DeadLetterReason.INVALID_PAYLOAD, f"state is nested deeper than {MAX_STATE_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in children)
+
+
 def validate_state(*, state: dict[str, Any]) -> None:
     """Reject a state message whose known fields have the wrong type or an impossible value."""
+    _check_structure(state=state)
     for name, value in state.items():
         if name in _BOOL_FIELDS:
             if not isinstance(value, bool) and value is not None:
