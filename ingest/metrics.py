@@ -22,6 +22,7 @@ class IngestMetrics:
     consumer_lag_seconds: Histogram
     queue_depth: Gauge
     db_failures: Counter
+    session_takeovers: Counter
 
     @classmethod
     def create(cls, *, registry: CollectorRegistry) -> IngestMetrics:
@@ -59,4 +60,9 @@ class IngestMetrics:
                               registry=registry),
             db_failures=Counter("telecare_ingest_db_failures", "batches retried after a database error",
                                 registry=registry),
+            session_takeovers=Counter(
+                "telecare_ingest_session_takeovers",
+                "times another MQTT client took over this worker's session (its messages bypassed the database)",
+                registry=registry,
+            ),
         )

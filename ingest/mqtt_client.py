@@ -10,6 +10,7 @@ otherwise acknowledge a different, uncommitted message.
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
 import ssl
 import threading
@@ -24,6 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from ingest.session_watch import SessionWatch
 from telecare.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 # QoS 1 deliveries are bounded by Receive Maximum; this bounds QoS 0 floods too by blocking paho's
 # thread (TCP back-pressure to the broker) instead of growing memory.
 _MAX_QUEUED = 50_000
+_KEEPALIVE_S = 30
 
 # One received message as it crosses the process boundary (a plain tuple pickles fastest):
 # topic, payload, packet id, QoS, DUP flag, connection epoch, arrival time (Unix seconds).
@@ -43,6 +46,22 @@ def subscriptions(*, settings: Settings) -> list[tuple[str, int]]:
     if settings.mqtt_share_group:
         filters = [f"$share/{settings.mqtt_share_group}/{topic}" for topic in filters]
     return [(topic, 1) for topic in filters]
+
+
+def build_client(*, settings: Settings, client_id: str, manual_ack: bool) -> paho.Client:
+    """A paho MQTT 5 client with the broker credentials and TLS of `settings`."""
+    client = paho.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=paho.MQTTv5,
+        manual_ack=manual_ack,
+    )
+    if settings.mqtt_username:
+        client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
+    if settings.mqtt_tls:
+        client.tls_set_context(ssl.create_default_context())
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    return client
 
 
 class PahoReceiver:
@@ -59,21 +78,19 @@ class PahoReceiver:
         self._epoch_lock = threading.Lock()
         self._epoch = epoch_base
         self._closing = False
+        # When paho's thread last had to wait for room in the queue: it cannot answer the broker's
+        # keep-alive then, and a connection the broker drops for that is no takeover.
+        self._blocked_at = -1e9
         self._client = self._build_client()
+        self._watch = SessionWatch(
+            client=build_client(settings=settings, client_id=f"{settings.mqtt_client_id}-watch-{secrets.token_hex(4)}",
+                                manual_ack=False),
+            host=settings.mqtt_host, port=settings.mqtt_port, on_takeover=self._on_takeover,
+        )
 
     def _build_client(self) -> paho.Client:
         settings = self._settings
-        client = paho.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=settings.mqtt_client_id,
-            protocol=paho.MQTTv5,
-            manual_ack=True,
-        )
-        if settings.mqtt_username:
-            client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
-        if settings.mqtt_tls:
-            client.tls_set_context(ssl.create_default_context())
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client = build_client(settings=settings, client_id=settings.mqtt_client_id, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -88,11 +105,12 @@ class PahoReceiver:
         self._client.connect_async(
             self._settings.mqtt_host,
             self._settings.mqtt_port,
-            keepalive=30,
+            keepalive=_KEEPALIVE_S,
             clean_start=False,
             properties=properties,
         )
         self._client.loop_start()
+        self._watch.start()
 
     def stop(self) -> None:
         """Disconnect cleanly; unacknowledged messages stay with the broker for next time."""
@@ -103,6 +121,11 @@ class PahoReceiver:
             self._epoch += 1
         self._client.disconnect()
         self._client.loop_stop()
+        self._watch.stop()
+
+    def _on_takeover(self) -> None:
+        # Logged loudly by the pipeline, which also counts and records it.
+        self._on_status("takeover")
 
     def _on_connect(self, client: paho.Client, _userdata: Any, flags: paho.ConnectFlags, reason: ReasonCode,
                     _properties: Properties | None) -> None:
@@ -132,6 +155,8 @@ class PahoReceiver:
         self._on_status("disconnected")
         if not self._closing:
             log.warning("lost the broker connection (%s); reconnecting", reason)
+            if time.monotonic() - self._blocked_at > _KEEPALIVE_S * 2:
+                self._watch.ingest_connection_lost(reason=reason)
 
     def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
         raw: RawMessage = (message.topic, bytes(message.payload), message.mid, message.qos,
@@ -140,6 +165,7 @@ class PahoReceiver:
             with self._space:
                 while len(self._queue) >= _MAX_QUEUED and not self._closing:
                     self._space.wait(timeout=1.0)
+            self._blocked_at = time.monotonic()
         self._queue.append(raw)
         if not self._wake_pending:
             # One wake-up per burst, not per message: waking the forwarder costs a syscall.

@@ -23,7 +23,7 @@ from ingest.metrics import IngestMetrics
 from ingest.processor import MessageProcessor
 from ingest.receiver_process import ReceiverProcess
 from ingest.registry import load_registry
-from ingest.store import BatchWritten, load_unacked, prepare_connection, write_batch
+from ingest.store import BatchWritten, load_unacked, prepare_connection, record_takeovers, write_batch
 from telecare.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ class IngestPipeline:
         self.reload_requested = False
         self._last_reload = 0.0
         self._last_batch_id = 0
+        self._takeovers_unrecorded = 0
 
     async def connect(self, *, stop: asyncio.Event) -> bool:
         """(Re)connect to the database and reload the registry; False if asked to stop first."""
@@ -155,6 +156,7 @@ class IngestPipeline:
             if delivery.connection_lost_mids is not None:
                 self._connection_lost(seen_mids=delivery.connection_lost_mids)
             self._reused(mids=[message.mid for message in batch])
+            await self._note_takeovers()
             if self.reload_requested and self._connection is not None:
                 try:
                     await self._reload_registry()
@@ -164,6 +166,26 @@ class IngestPipeline:
                     await self._drop_connection()
             if batch:
                 await self._commit(batch=batch, stop=stop)
+
+    async def _note_takeovers(self) -> None:
+        """Count, and record for /readyz, the takeovers of our MQTT session the receiver detected."""
+        detected = self._client.take_takeovers()
+        if detected:
+            log.error("another MQTT client connected with this ingest's client id %r and took over its session:"
+                      " what the broker sent it never reached the database; reconnecting to take it back",
+                      self._settings.mqtt_client_id)
+            self._metrics.session_takeovers.inc(detected)
+            self._takeovers_unrecorded += detected
+        if not self._takeovers_unrecorded or self._connection is None:
+            return
+        try:
+            await record_takeovers(connection=self._connection, client_id=self._settings.mqtt_client_id,
+                                   count=self._takeovers_unrecorded)
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+            # Kept and written with a later batch: the database being away is handled there.
+            log.warning("session takeover not yet recorded (%s)", type(exc).__name__)
+            return
+        self._takeovers_unrecorded = 0
 
     def _next_batch_id(self) -> int:
         # Wall-clock nanoseconds, strictly increasing: later batches win when the rows are read back.

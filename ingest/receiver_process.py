@@ -150,6 +150,7 @@ class ReceiverProcess:
         self._quick_deaths = 0
         self._lost_mids: list[int] | None = None
         self._started_at = 0.0
+        self._takeovers = 0
 
     @property
     def connected(self) -> bool:
@@ -218,6 +219,11 @@ class ReceiverProcess:
         self._lost_mids = (self._lost_mids or []) + mids
 
     def _on_status(self, name: str) -> None:
+        if name == "takeover":
+            # Reported beside the connection statuses, which say the rest.
+            self._takeovers += 1
+            self._ready.set()
+            return
         if name == "disconnected":
             # What is queued came on the lost connection; it is still committed and left unacknowledged.
             self._connection_lost(mids=[message.mid for message in self._messages])
@@ -264,6 +270,11 @@ class ReceiverProcess:
         self._restarts += 1
         self.start()
         return dropped
+
+    def take_takeovers(self) -> int:
+        """Session takeovers detected since the last call."""
+        takeovers, self._takeovers = self._takeovers, 0
+        return takeovers
 
     @property
     def restarts(self) -> int:

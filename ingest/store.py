@@ -196,3 +196,11 @@ async def load_unacked(*, connection: asyncpg.Connection, client_id: str) -> dic
         "SELECT e.key, e.value FROM ingest_unacked_batches b, jsonb_each_text(b.entries) AS e"
         " WHERE b.client_id = $1 ORDER BY b.batch_id", client_id)
     return {int(row["key"]): bytes.fromhex(row["value"]) for row in rows}
+
+
+async def record_takeovers(*, connection: asyncpg.Connection, client_id: str, count: int) -> None:
+    """Record takeovers of this worker's MQTT session (read by the API's /readyz)."""
+    await connection.execute(
+        "INSERT INTO ingest_session_takeovers (client_id, takeovers) VALUES ($1, $2) ON CONFLICT (client_id)"
+        " DO UPDATE SET last_at = now(), takeovers = ingest_session_takeovers.takeovers + EXCLUDED.takeovers",
+        client_id, count)

@@ -27,9 +27,25 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_for_port(*, port: int, timeout_s: float) -> None:
+def _refuse_taken_port(*, port: int) -> None:
+    """Fail when something already listens on `port`: a broker of someone else's would answer our
+    clients, and two systems' traffic would mix silently."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As mosquitto binds: connections of a previous run waiting out TIME_WAIT do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise BrokerError(f"port {port} is already in use (another broker?); refusing to share it: choose a free"
+                              " --broker-port or stop what listens there") from exc
+
+
+def _wait_for_port(*, port: int, timeout_s: float, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            # Also the late loser of a race for the port: whoever answers there is not our broker.
+            raise BrokerError(f"mosquitto exited (code {process.returncode}) before listening on port {port}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
             return
         time.sleep(0.05)
@@ -62,8 +78,16 @@ class LocalBroker:
             ),
             encoding="utf-8",
         )
-        self.process = subprocess.Popen([binary, "-c", str(config)], stdin=subprocess.DEVNULL)
-        _wait_for_port(port=self.port, timeout_s=10)
+        _refuse_taken_port(port=self.port)
+        process = subprocess.Popen([binary, "-c", str(config)], stdin=subprocess.DEVNULL)
+        try:
+            _wait_for_port(port=self.port, timeout_s=10, process=process)
+        except BrokerError:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=5)
+            raise
+        self.process = process
 
     def stop(self, *, hard: bool = False) -> None:
         """Stop the broker: gracefully (it saves its persistence file) or with SIGKILL."""

@@ -22,7 +22,7 @@ import asyncpg
 from ingest.service import run_ingest
 from rules.worker import WorkerOptions, run_worker
 from telecare.db.migrate import ensure_database, migrate
-from telecare.local_broker import LocalBroker
+from telecare.local_broker import BrokerError, LocalBroker
 from telecare.settings import Settings
 from telecare.signals import stop_on_signals
 
@@ -91,7 +91,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.local_broker:
         broker = LocalBroker(data_dir=Path(tempfile.gettempdir()) / f"telecare-run-mosquitto-{args.broker_port}",
                              port=args.broker_port)
-        broker.start()
+        try:
+            broker.start()
+        except BrokerError as exc:
+            sys.stderr.write(f"telecare run: local broker not started: {exc}\n")
+            return 2
         settings = settings.model_copy(update={"mqtt_url": broker.url})
         log.info("private broker at %s", broker.url)
     try:

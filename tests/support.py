@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import CollectorRegistry
 
+from ingest.service import run_ingest
+from telecare.settings import Settings
 from telecare.site import SiteFile, provision_site
 
 
@@ -68,3 +72,18 @@ def drop_session(*, url_port: int, client_id: str) -> None:
     client.loop_start()
     client.disconnect()
     client.loop_stop()
+
+
+@asynccontextmanager
+async def ingest_running(settings: Settings, *,
+                         metrics_registry: CollectorRegistry | None = None) -> AsyncIterator[asyncio.Task[None]]:
+    """An ingest worker of the test's own (restartable on the same session); yields its task."""
+    stop, subscribed = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(run_ingest(settings=settings, stop=stop, subscribed=subscribed,
+                                          metrics_registry=metrics_registry), name="test-own-ingest")
+    await asyncio.wait_for(subscribed.wait(), timeout=15)
+    try:
+        yield task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)

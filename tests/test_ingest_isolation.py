@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,29 +9,14 @@ import asyncpg
 import pytest
 
 from ingest.adapters import z2m_fields
-from ingest.service import run_ingest
 from telecare.local_broker import LocalBroker
 from telecare.settings import Settings
-from tests.support import drop_session, json_bytes, provision, publish_all, wait_until
+from tests.support import drop_session, ingest_running, json_bytes, provision, publish_all, wait_until
 
 
 def _nested(depth: int) -> bytes:
     """The hostile state from the issue: {"a":{"a":...1}} nested `depth` levels."""
     return b'{"a":' * depth + b"1" + b"}" * depth
-
-
-@asynccontextmanager
-async def _ingest(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
-    """An ingest worker of the test's own, so the test can restart it on the same session."""
-    stop, subscribed = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(run_ingest(settings=settings, stop=stop, subscribed=subscribed),
-                               name="isolation-ingest")
-    await asyncio.wait_for(subscribed.wait(), timeout=15)
-    try:
-        yield task
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
 
 
 async def _letter(db: asyncpg.Connection, topic: str) -> asyncpg.Record | None:
@@ -61,7 +43,7 @@ async def test_a_state_nested_500_deep_is_dead_lettered_once_and_never_redeliver
                                                "last_seen": (start + timedelta(seconds=index)).isoformat()}))
 
     try:
-        async with _ingest(settings) as task:
+        async with ingest_running(settings) as task:
             publish_all(url_port=broker.port, messages=[door(0), (f"z2m/{hub}/pir", _nested(500)), door(1)])
             await wait_until(lambda: _has_letter_and_doors(db, f"z2m/{hub}/pir", hub, 2),
                              what="the deep state dead-lettered and both door events stored")
@@ -71,7 +53,7 @@ async def test_a_state_nested_500_deep_is_dead_lettered_once_and_never_redeliver
             assert not task.done()
         # Restarted on the same persistent session: the message was acknowledged, so it is not seen
         # again (a redelivery would count up its occurrences before the door event after it is stored).
-        async with _ingest(settings) as task:
+        async with ingest_running(settings) as task:
             publish_all(url_port=broker.port, messages=[door(2)])
             await wait_until(lambda: _door_count_is(db, hub, 3), what="the door event after the restart")
             letter = await _letter(db, f"z2m/{hub}/pir")

@@ -10,10 +10,11 @@ import signal
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import asyncpg
 
-from telecare.local_broker import free_port
+from telecare.local_broker import LocalBroker, free_port
 from tests.conftest import ADMIN_URL
 
 
@@ -61,3 +62,30 @@ async def test_run_starts_ingest_rules_api_and_a_simulated_scheme_whose_events_a
         await admin.close()
     assert process.returncode == 0
     assert f"Console: http://127.0.0.1:{api_port}/console/" in output and "token" in output
+
+
+async def test_run_refuses_a_local_broker_port_someone_elses_broker_holds(tmp_path: Path) -> None:
+    name = f"telecare_run_refused_{secrets.token_hex(4)}"
+    with LocalBroker(data_dir=tmp_path / "theirs") as theirs:
+        started = time.monotonic()
+        try:
+            done = await asyncio.to_thread(
+                subprocess.run,
+                [".venv/bin/telecare", "run", "--local-broker", "--broker-port", str(theirs.port), "--no-api"],
+                env={**os.environ, "TELECARE_DEV_MODE": "true",
+                     "TELECARE_DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"},
+                capture_output=True, text=True, timeout=60,
+            )
+        finally:
+            admin = await asyncpg.connect(ADMIN_URL)
+            created = await admin.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", name)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+        assert done.returncode == 2
+        lines = done.stderr.strip().splitlines()
+        assert lines[-1].startswith("telecare run: local broker not started: port")
+        assert f"port {theirs.port} is already in use" in lines[-1]
+        assert time.monotonic() - started < 30
+        # Refused before anything else started (no database created), and their broker carries on.
+        assert created == 0
+        assert theirs.process is not None and theirs.process.poll() is None

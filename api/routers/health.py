@@ -13,6 +13,9 @@ from api.schemas import Health
 
 router = APIRouter(tags=["health"])
 
+# How long /readyz stays "not ready" after the ingest last saw its MQTT session taken over.
+_TAKEOVER_WINDOW_S = 600
+
 
 @router.get("/healthz", operation_id="getHealth", response_model=Health)
 async def healthz() -> Health:
@@ -23,10 +26,12 @@ async def healthz() -> Health:
 @router.get("/readyz", operation_id="getReadiness", response_model=Health,
             responses={503: {"model": Health, "description": "a dependency is unreachable"}})
 async def readyz(*, state: State, response: Response) -> Health:
-    """Whether the database, the broker and the live-queue listener are reachable."""
+    """Whether the database, the broker and the live-queue listener are reachable, and no other MQTT client
+    has lately taken over the ingest's session (its alarms would bypass the database)."""
     checks = {"database": await _database_ok(state=state),
               "broker": await _broker_ok(host=state.settings.mqtt_host, port=state.settings.mqtt_port),
-              "live_feed": state.feed.listening.is_set()}
+              "live_feed": state.feed.listening.is_set(),
+              "mqtt_session": await _session_ok(state=state)}
     ok = all(checks.values())
     if not ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
@@ -46,6 +51,19 @@ async def _database_ok(*, state: State) -> bool:
             return bool(await asyncio.wait_for(connection.fetchval("SELECT 1"), timeout=2))
     except (OSError, TimeoutError, Exception):
         return False
+
+
+async def _session_ok(*, state: State) -> bool:
+    """No takeover of the ingest's MQTT session (client id TELECARE_MQTT_CLIENT_ID) in the last 10 minutes."""
+    try:
+        async with state.pool.acquire(timeout=2) as connection:
+            recent = await asyncio.wait_for(connection.fetchval(
+                "SELECT count(*) FROM ingest_session_takeovers WHERE client_id = $1"
+                " AND last_at > now() - make_interval(secs => $2)",
+                state.settings.mqtt_client_id, float(_TAKEOVER_WINDOW_S)), timeout=2)
+    except (OSError, TimeoutError, Exception):
+        return False
+    return int(recent) == 0
 
 
 async def _broker_ok(*, host: str, port: int) -> bool:
