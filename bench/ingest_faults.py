@@ -98,10 +98,10 @@ def site_file() -> SiteFile:
 class Publisher:
     """A hub-like QoS 1 publisher with a persistent session that survives a broker restart."""
 
-    def __init__(self, *, port: int) -> None:
+    def __init__(self, *, port: int, client_id: str = "fault-publisher") -> None:
         self.acked = 0
         self._lock = threading.Condition()
-        self.client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="fault-publisher",
+        self.client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=paho.MQTTv5)
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(2000)
@@ -119,18 +119,20 @@ class Publisher:
 
     def publish(self, *, messages: list[PlannedMessage], on_progress: threading.Event | None = None,
                 progress_at: int = 0) -> None:
-        """Publish all, never more than `_MAX_OUTSTANDING` unacknowledged."""
+        """Publish all, never more than `_MAX_OUTSTANDING` unacknowledged; may be called again."""
+        with self._lock:
+            base = self.acked  # every earlier call's messages are acknowledged by now
         for sent, message in enumerate(messages, start=1):
             with self._lock:
-                while sent - self.acked > _MAX_OUTSTANDING:
+                while sent - (self.acked - base) > _MAX_OUTSTANDING:
                     self._lock.wait(timeout=1)
             self.client.publish(message.topic, message.payload, qos=1)
             if on_progress is not None and sent == progress_at:
                 on_progress.set()
         with self._lock:
-            while self.acked < len(messages):
+            while self.acked - base < len(messages):
                 if not self._lock.wait(timeout=120):
-                    raise TimeoutError(f"broker acknowledged only {self.acked} of {len(messages)}")
+                    raise TimeoutError(f"broker acknowledged only {self.acked - base} of {len(messages)}")
 
     def close(self) -> None:
         """Disconnect."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from ingest.adapters.z2m_fields import ALARM_KINDS
@@ -16,6 +17,7 @@ from telecare.site import HUB_DEVICE_NAME, device_id_for, hub_device_id
 from telecare.vocabulary import RESTORABLE_KINDS, DeviceType, EventKind, Location
 
 SCHEMA_V1 = "telecare.event/1"
+_Model = TypeVar("_Model", bound=BaseModel)
 _VALUE_RANGES: dict[EventKind, tuple[float, float]] = {
     EventKind.TEMPERATURE: (-40, 125),
     EventKind.POWER: (0, 10_000),
@@ -72,6 +74,22 @@ def _validation_detail(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
+def _validated(model: type[_Model], payload: bytes) -> _Model:
+    """The payload read as `model`; not JSON is `invalid_json`, anything else wrong `invalid_payload`."""
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as exc:
+        if exc.errors()[0]["type"] == "json_invalid":
+            raise Rejected(DeadLetterReason.INVALID_JSON, _validation_detail(exc)) from exc
+        # Pydantic's parser takes NaN, Infinity and 1e999, which are not JSON numbers: refused as not
+        # JSON here too, as on every other topic (checked only on this failure path, off the hot one).
+        try:
+            orjson.loads(payload)
+        except orjson.JSONDecodeError as not_json:
+            raise Rejected(DeadLetterReason.INVALID_JSON, f"not JSON: {not_json.msg} at {not_json.pos}") from exc
+        raise Rejected(DeadLetterReason.INVALID_PAYLOAD, _validation_detail(exc)) from exc
+
+
 class CanonicalAdapter:
     """Turns messages under `<canonical base>/<hub_id>/...` into events."""
 
@@ -89,15 +107,7 @@ class CanonicalAdapter:
         raise Rejected(DeadLetterReason.UNKNOWN_TOPIC, f"no canonical topic {rest!r} (expected events or status)")
 
     def _event(self, *, message: InboundMessage, hub: HubRecord) -> list[TelecareEvent]:
-        try:
-            parsed = CanonicalEvent.model_validate_json(message.payload)
-        except ValidationError as exc:
-            reason = (
-                DeadLetterReason.INVALID_JSON
-                if exc.errors()[0]["type"] == "json_invalid"
-                else DeadLetterReason.INVALID_PAYLOAD
-            )
-            raise Rejected(reason, _validation_detail(exc)) from exc
+        parsed = _validated(CanonicalEvent, message.payload)
         if parsed.restore and parsed.kind not in RESTORABLE_KINDS:
             raise Rejected(DeadLetterReason.INVALID_PAYLOAD, f"kind {parsed.kind.value!r} has no restore")
         value_range = _VALUE_RANGES.get(parsed.kind)
@@ -159,10 +169,7 @@ class CanonicalAdapter:
     def _status(self, *, message: InboundMessage, hub: HubRecord) -> list[TelecareEvent]:
         if not message.payload.strip():
             return []
-        try:
-            status = HubStatus.model_validate_json(message.payload)
-        except ValidationError as exc:
-            raise Rejected(DeadLetterReason.INVALID_PAYLOAD, _validation_detail(exc)) from exc
+        status = _validated(HubStatus, message.payload)
         events: list[TelecareEvent] = []
         device_id = hub_device_id(hub_id=hub.hub_id)
         if status.state != hub.bridge_state and not (hub.bridge_state is None and status.state == "online"):
