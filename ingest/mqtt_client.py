@@ -159,7 +159,13 @@ class PahoReceiver:
                 self._watch.ingest_connection_lost(reason=reason)
 
     def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
-        raw: RawMessage = (message.topic, bytes(message.payload), message.mid, message.qos,
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            # Brokers must refuse such topics; if one does not, the message is dead-lettered (no hub
+            # matches) rather than end this process, which the redelivery would end again and again.
+            topic = bytes(message._topic).decode("utf-8", errors="replace")
+        raw: RawMessage = (topic, bytes(message.payload), message.mid, message.qos,
                            bool(message.dup), self._epoch, time.time())
         if len(self._queue) >= _MAX_QUEUED:
             with self._space:
