@@ -297,7 +297,7 @@ def canonical_events(targets: Targets, now: datetime) -> st.SearchStrategy[Hosti
         one("restore", st.just(True), kind="motion", value=None, device={"id": "fuzz-pir", "type": "pir"}),
         one("schema", st.text(max_size=20).filter(lambda text: text != "telecare.event/1") | _int),
         one("x_extra", _values),
-        st.builds(lambda event_id, missing: _json(changed(event_id, **{missing: ...})), ids,
+        st.builds(lambda event_id, missing: with_value(event_id, missing, ..., {}), ids,
                   st.sampled_from(("schema", "event_id", "time", "device", "kind"))),
         _non_object,
     )

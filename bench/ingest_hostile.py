@@ -5,6 +5,7 @@ interleaved with good messages, flow into a `telecare ingest` process whose memo
 receiver process) is sampled.
 
     python -m bench.ingest_hostile --rounds 300
+    python -m bench.ingest_hostile --rounds 20 --large 300   # plus 300 payloads of 3.5 MiB each
 """
 
 from __future__ import annotations
@@ -37,12 +38,19 @@ def _site() -> SiteFile:
         {"id": "r2", "name": "R2", "hubs": [{"id": "ch", "protocol": "canonical"}]}]})
 
 
-def plan(*, rounds: int) -> tuple[list[PlannedMessage], int, int]:
-    """Interleaved bad and good messages; returns them with the counts of bad and of good events."""
+_LARGE_BYTES = 3_500_000  # over the 2 MiB device-list limit, under the broker's 4 MiB packet limit
+
+
+def plan(*, rounds: int, large: int = 0) -> tuple[list[PlannedMessage], int, int]:
+    """Interleaved bad and good messages; returns them with the counts of bad and of good events.
+
+    `large` oversized device lists come first, as one flood: memory must not follow their size."""
     corpus = hostile_corpus(z2m_hub="zh", canonical_hub="ch", pir="pir", door="door")
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=5)
-    messages: list[PlannedMessage] = []
-    bad = good = 0
+    messages = [PlannedMessage("z2m/zh/bridge/devices", b"[" + b" " * _LARGE_BYTES + f"{index}]".encode(), None)
+                for index in range(large)]
+    bad = large
+    good = 0
     for round_number in range(rounds):
         for index, hostile in enumerate(corpus):
             if hostile.what == "1 MB payload" and round_number % 10:
@@ -69,13 +77,13 @@ def _rss_with_children(process: psutil.Process) -> int:
     return _rss(process) + sum(_rss(child) for child in process.children(recursive=True))
 
 
-async def run(*, rounds: int) -> dict[str, object]:
+async def run(*, rounds: int, large: int = 0) -> dict[str, object]:
     """Flood, sample memory, and count outcomes."""
     async with scratch_stack(prefix="hostile") as stack:
-        return await _flood(stack=stack, rounds=rounds)
+        return await _flood(stack=stack, rounds=rounds, large=large)
 
 
-async def _flood(*, stack: ScratchStack, rounds: int) -> dict[str, object]:
+async def _flood(*, stack: ScratchStack, rounds: int, large: int) -> dict[str, object]:
     database_url, broker, work = stack.database_url, stack.broker, stack.work_dir
     process: subprocess.Popen[bytes] | None = None
     try:
@@ -85,7 +93,7 @@ async def _flood(*, stack: ScratchStack, rounds: int) -> dict[str, object]:
         process = start_ingest_process(database_url=database_url, mqtt_url=broker.url, log_path=work / "ingest.log",
                                        client_id="hostile-ingest")
         watched = psutil.Process(process.pid)
-        messages, bad, good = plan(rounds=rounds)
+        messages, bad, good = plan(rounds=rounds, large=large)
         await asyncio.sleep(3)
         rss_start = _rss_with_children(watched)
         samples: list[int] = []
@@ -122,6 +130,8 @@ async def _flood(*, stack: ScratchStack, rounds: int) -> dict[str, object]:
         return {
             "benchmark": "ingest_hostile",
             "rounds": rounds,
+            "large_payloads": large,
+            "large_payload_bytes": _LARGE_BYTES if large else 0,
             "bad_messages": bad,
             "good_messages": good,
             "dead_letters_stored": letters,
@@ -147,8 +157,9 @@ def main() -> None:
     """Run and print one JSON report."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--large", type=int, default=0, help="oversized (3.5 MiB) device lists sent first")
     args = parser.parse_args()
-    sys.stdout.write(json.dumps(asyncio.run(run(rounds=args.rounds)), indent=2) + "\n")
+    sys.stdout.write(json.dumps(asyncio.run(run(rounds=args.rounds, large=args.large)), indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 # QoS 1 deliveries are bounded by Receive Maximum; this bounds QoS 0 floods too by blocking paho's
 # thread (TCP back-pressure to the broker) instead of growing memory.
 _MAX_QUEUED = 50_000
+# ...and by size: a flood of device-list-sized payloads (up to the broker's 4 MiB packet limit) must
+# not hold 50,000 of them.
+_MAX_QUEUED_BYTES = 128 * 1024 * 1024
 _KEEPALIVE_S = 30
 
 # One received message as it crosses the process boundary (a plain tuple pickles fastest):
@@ -73,6 +76,7 @@ class PahoReceiver:
         self._on_arrival = on_arrival
         self._on_status = on_status
         self._queue: deque[RawMessage] = deque()
+        self._queued_bytes = 0
         self._space = threading.Condition()
         self._wake_pending = False
         self._epoch_lock = threading.Lock()
@@ -167,11 +171,13 @@ class PahoReceiver:
             topic = bytes(message._topic).decode("utf-8", errors="replace")
         raw: RawMessage = (topic, bytes(message.payload), message.mid, message.qos,
                            bool(message.dup), self._epoch, time.time())
-        if len(self._queue) >= _MAX_QUEUED:
-            with self._space:
-                while len(self._queue) >= _MAX_QUEUED and not self._closing:
+        with self._space:
+            if len(self._queue) >= _MAX_QUEUED or self._queued_bytes >= _MAX_QUEUED_BYTES:
+                while ((len(self._queue) >= _MAX_QUEUED or self._queued_bytes >= _MAX_QUEUED_BYTES)
+                       and not self._closing):
                     self._space.wait(timeout=1.0)
-            self._blocked_at = time.monotonic()
+                self._blocked_at = time.monotonic()
+            self._queued_bytes += len(raw[1])
         self._queue.append(raw)
         if not self._wake_pending:
             # One wake-up per burst, not per message: waking the forwarder costs a syscall.
@@ -182,16 +188,20 @@ class PahoReceiver:
         """How many received messages wait to be taken."""
         return len(self._queue)
 
-    def take(self, *, max_messages: int) -> list[RawMessage]:
-        """Whatever has arrived, up to `max_messages`, without waiting."""
+    def take(self, *, max_messages: int, max_bytes: int) -> list[RawMessage]:
+        """Whatever has arrived, up to `max_messages` and (after the first) `max_bytes`, without waiting."""
         # Cleared before draining: a message appended after the drain wakes the forwarder again.
         self._wake_pending = False
         queue = self._queue
         batch: list[RawMessage] = []
-        while queue and len(batch) < max_messages:
-            batch.append(queue.popleft())
-        if batch and len(queue) < _MAX_QUEUED:
+        taken_bytes = 0
+        while queue and len(batch) < max_messages and (not batch or taken_bytes < max_bytes):
+            raw = queue.popleft()
+            taken_bytes += len(raw[1])
+            batch.append(raw)
+        if batch:
             with self._space:
+                self._queued_bytes -= taken_bytes
                 self._space.notify_all()
         return batch
 

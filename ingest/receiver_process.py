@@ -10,8 +10,9 @@ Guarantees kept across the boundary:
 - the receiver reports which packet ids it acknowledged on the same ordered pipe as the messages, and
   reports them before forwarding anything received afterwards, so the pipeline forgets a packet id
   before it can see the id reused;
-- flow control by credit: the receiver forwards at most `credit` messages the pipeline has not yet
-  handed back with its acknowledgements, so memory stays bounded whatever arrives;
+- flow control by credit: the receiver forwards at most `credit` messages, and about `byte_credit`
+  bytes of payload, that the pipeline has not yet handed back with its acknowledgements, so memory
+  stays bounded whatever arrives, however large;
 - the receiver dies with the pipeline (PR_SET_PDEATHSIG, and end-of-file on the pipe), so a killed
   ingest never leaves an orphan holding the session;
 - a receiver that dies is replaced: what it forwarded but was not committed is dropped (the broker
@@ -46,6 +47,9 @@ _PR_SET_PDEATHSIG = 1
 _STOP_TIMEOUT_S = 10.0
 # Connection epochs of receiver number n start at n * _EPOCH_SPAN; no receiver reconnects that often.
 _EPOCH_SPAN = 1 << 32
+# Payload bytes forwarded but not yet handed back: room for ordinary batches many times over, yet a
+# flood of megabyte payloads waits at the broker instead of in memory.
+_BYTE_CREDIT = 64 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -87,13 +91,14 @@ def receiver_main(*, settings: Settings, channel: Connection, credit: int, epoch
 
     receiver = PahoReceiver(settings=settings, on_arrival=wake, on_status=status, epoch_base=epoch_base)
     credit_limit = credit
+    byte_credit = _BYTE_CREDIT
     receiver.start()
     batch_max = settings.ingest_batch_max
     stopped = False
     try:
         while True:
             # More queued than one batch took: carry on at once; the wake-up only marks new arrivals.
-            idle_s = 0.0 if credit > 0 and receiver.queued() else 1.0
+            idle_s = 0.0 if credit > 0 and byte_credit > 0 and receiver.queued() else 1.0
             ready = wait([channel, wake_read], timeout=idle_s)
             if wake_read in ready:
                 with contextlib.suppress(BlockingIOError):
@@ -105,9 +110,10 @@ def receiver_main(*, settings: Settings, channel: Connection, credit: int, epoch
                     stopped = True
                     channel.send(("stopped",))
                     return
-                _, acks, returned = request
+                _, acks, returned, returned_bytes = request
                 # A replaced receiver's batches hand their credit to this one: never above the limit.
                 credit = min(credit_limit, credit + returned)
+                byte_credit = min(_BYTE_CREDIT, byte_credit + returned_bytes)
                 acked: list[int] = []
                 for epoch, packed in acks:
                     acked.extend(receiver.ack(epoch=epoch, mids=array("H", packed)))
@@ -116,10 +122,11 @@ def receiver_main(*, settings: Settings, channel: Connection, credit: int, epoch
                     channel.send(("acked", array("H", acked).tobytes()))
             while statuses:
                 channel.send(("status", statuses.popleft()))
-            if credit > 0:
-                batch = receiver.take(max_messages=min(credit, batch_max))
+            if credit > 0 and byte_credit > 0:
+                batch = receiver.take(max_messages=min(credit, batch_max), max_bytes=byte_credit)
                 if batch:
                     credit -= len(batch)
+                    byte_credit -= sum(len(raw[1]) for raw in batch)
                     channel.send(("messages", batch))
     except (EOFError, BrokenPipeError, ConnectionResetError):
         # The pipeline is gone; unacknowledged messages stay with the broker.
@@ -291,7 +298,7 @@ class ReceiverProcess:
                 by_epoch.setdefault(message.connection_epoch, array("H")).append(message.mid)
         acks = [(epoch, mids.tobytes()) for epoch, mids in by_epoch.items()]
         with contextlib.suppress(OSError):
-            self._channel.send(("ack", acks, len(messages)))
+            self._channel.send(("ack", acks, len(messages), sum(len(message.payload) for message in messages)))
 
     async def stop(self) -> None:
         """Disconnect cleanly and end the receiver; unacknowledged messages stay with the broker."""
