@@ -146,6 +146,7 @@ async def _flood(*, stack: ScratchStack, rounds: int, large: int) -> dict[str, o
             "rss_mib_peak_second_half": round(max(samples[half:]) / mib, 1),
             "rss_counts": "the ingest process plus its MQTT receiver process",
             "receiver_rss_mib_peak": round(max(receiver_samples) / mib, 1),
+            "other_work_running": "possibly: the machine is shared by several engineers' builds and tests",
         }
     finally:
         if process is not None and process.poll() is None:

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 _MAX_QUEUED = 50_000
 # ...and by size: a flood of device-list-sized payloads (up to the broker's 4 MiB packet limit) must
 # not hold 50,000 of them.
-_MAX_QUEUED_BYTES = 128 * 1024 * 1024
+_MAX_QUEUED_BYTES = 32 * 1024 * 1024
 _KEEPALIVE_S = 30
 
 # One received message as it crosses the process boundary (a plain tuple pickles fastest):

@@ -49,7 +49,7 @@ _STOP_TIMEOUT_S = 10.0
 _EPOCH_SPAN = 1 << 32
 # Payload bytes forwarded but not yet handed back: room for ordinary batches many times over, yet a
 # flood of megabyte payloads waits at the broker instead of in memory.
-_BYTE_CREDIT = 64 * 1024 * 1024
+_BYTE_CREDIT = 16 * 1024 * 1024
 
 
 @dataclass(slots=True)

@@ -10,7 +10,8 @@ itself, with a second, plain connection to the same broker (its own client id, n
 - when the broker closes the ingest's connection and that second connection stays up for another
   second, the broker dropped the ingest's connection alone, while running and reachable: a takeover
   (or an administrator's kick, which deserves the same attention);
-- a broker restart or a network failure ends both connections, and is not reported;
+- a broker restart ends both connections, and is not reported; neither is a connection our own
+  keep-alive gave up on (a silent network, which the watching connection may notice later);
 - a broker that does send "session taken over" (0x8E) is believed at once.
 """
 
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 # A broker going down drops every connection within milliseconds of each other.
 _CONFIRM_AFTER_S = 1.0
 _SESSION_TAKEN_OVER = 0x8E
+# What paho reports when the broker closed the socket without a DISCONNECT ("unspecified error").
+_CONNECTION_CLOSED = 0x80
 
 
 class SessionWatch:
@@ -61,6 +64,11 @@ class SessionWatch:
         """The broker ended the ingest's connection (not at our request): find out whether it was a takeover."""
         if reason.value == _SESSION_TAKEN_OVER:
             self._on_takeover()
+            return
+        if reason.value != _CONNECTION_CLOSED:
+            # Our own keep-alive timing out is a silent network, not a broker closing the connection
+            # (the watching connection, on its own timer, may not have noticed yet); a broker saying why
+            # it disconnects (shutting down, ...) is taken at its word.
             return
         with self._lock:
             if not self._up:
