@@ -79,6 +79,7 @@ async def test_a_session_takeover_is_detected_within_10_s_and_a_broker_restart_i
                 finally:
                     rogue.disconnect()
                     rogue.loop_stop()
+                print(f"session takeover recorded {detected_after:.1f} s after the second client connected")
                 assert detected_after < 10
                 status, checks = await _readiness(api.base_url)
                 assert status == 503 and checks["mqtt_session"] is False
