@@ -2,17 +2,94 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
-from typing import Any, Literal
+import re
+from datetime import date, datetime, time
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    WithJsonSchema,
+    model_validator,
+)
 
 from rules.lifecycle import ActionCode, Outcome
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 
+# Free text may hold tabs and line breaks, nothing else below a space: NUL cannot be stored in PostgreSQL
+# text at all (it was a 500), and the other controls (and DEL, and lone surrogates, which cannot be encoded)
+# have no place in a note an operator reads at 3 a.m. Single-line fields (names) take no line breaks either.
+_TEXT_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_LINE_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+TEXT_PATTERN = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
+LINE_PATTERN = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$"
+# RFC 3339 with an offset, as the document's `date-time` says: no bare dates, epoch numbers or local times;
+# years 2000-2099 (the service holds nothing outside them, and year 1 minus an offset overflows datetime).
+_RFC3339 = re.compile(r"^20\d{2}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
-class _In(BaseModel):
+
+def _refuse_text_controls(value: str) -> str:
+    if _TEXT_CONTROLS.search(value):
+        raise ValueError("control characters (other than tab and line breaks) are not allowed")
+    return value
+
+
+def _refuse_line_controls(value: str) -> str:
+    if _LINE_CONTROLS.search(value):
+        raise ValueError("control characters and line breaks are not allowed")
+    return value
+
+
+# A calendar day the service has data for: 2000-01-01 to 2099-12-31, as YYYY-MM-DD.
+_DAY = re.compile(r"^20\d{2}-\d{2}-\d{2}$")
+
+
+def _rfc3339_only(value: object) -> object:
+    # Not a number of seconds, a bare date or a local time: the lax parser would take those silently.
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("give a date and time in 2000-2099 with a UTC offset, e.g. 2026-01-31T22:00:00Z")
+    return value
+
+
+def _whole_number(value: object) -> object:
+    # JSON Schema's integer includes 3.0, but not "3" or true, which the lax parser would also take.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("give a whole number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("give a whole number")
+        return int(value)
+    return value
+
+
+def _day_only(value: object) -> object:
+    if not isinstance(value, str) or not _DAY.match(value):
+        raise ValueError("give a date as YYYY-MM-DD between 2000-01-01 and 2099-12-31")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_refuse_text_controls), Field(json_schema_extra={"pattern": TEXT_PATTERN})]
+Line = Annotated[str, AfterValidator(_refuse_line_controls), Field(json_schema_extra={"pattern": LINE_PATTERN})]
+# A moment: RFC 3339 with an offset, as the document's `date-time` says.
+Moment = Annotated[datetime, BeforeValidator(_rfc3339_only),
+                   Field(json_schema_extra={"pattern": "^20[0-9]{2}-"})]
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+Day = Annotated[date, BeforeValidator(_day_only),
+                Field(json_schema_extra={"pattern": "^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"})]
+# A night-window bound is a local wall-clock time (the resident's zone), so it carries no offset.
+WallClock = Annotated[time, WithJsonSchema({"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?$",
+                                            "description": "local wall-clock time in the resident's zone",
+                                            "examples": ["22:00:00"]})]
+
+
+class InputModel(BaseModel):
+    """A request body: unknown fields are refused (422), surrounding blanks trimmed."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -78,24 +155,25 @@ class AlertDetail(_Out):
     history: list[HistoryEntry]
 
 
-class ActionIn(_In):
+class ActionIn(InputModel):
     """What the operator did."""
 
     action: ActionCode
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000, description="What was said or done, for the record.")
 
 
-class CloseIn(_In):
+class CloseIn(InputModel):
     """How the alert ended."""
 
     outcome: Outcome
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000, description="What was said or done, for the record.")
 
 
-class ReopenIn(_In):
+class ReopenIn(InputModel):
     """Why a closed alert goes back in the queue."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Text = Field(min_length=1, max_length=2000, description="Why the alert goes back in the queue.",
+                         examples=["resident rang back: still feels dizzy"])
 
 
 class ResidentSummary(_Out):
@@ -106,8 +184,8 @@ class ResidentSummary(_Out):
     display_name: str
     flat: str | None
     timezone: str
-    night_start: time
-    night_end: time
+    night_start: WallClock
+    night_end: WallClock
     open_alerts: int
 
 
@@ -122,14 +200,14 @@ class Contact(_Out):
     keyholder: bool
 
 
-class ContactIn(_In):
+class ContactIn(InputModel):
     """A new contact."""
 
-    name: str = Field(min_length=1, max_length=200)
-    relationship: str = Field(default="", max_length=100)
-    phone: str = Field(pattern=r"^\+?[0-9][0-9 ()-]{4,30}$")
-    call_order: int = Field(default=1, ge=1, le=99)
-    keyholder: bool = False
+    name: Line = Field(min_length=1, max_length=200, examples=["Sam Carter"])
+    relationship: Line = Field(default="", max_length=100, examples=["son"])
+    phone: str = Field(pattern=r"^\+?[0-9][0-9 ()-]{4,30}$", examples=["+44 7700 900123"])
+    call_order: WholeNumber = Field(default=1, ge=1, le=99, description="1 is called first.")
+    keyholder: StrictBool = Field(default=False, description="Holds a key to the flat.")
 
 
 class Protocol(_Out):
@@ -142,12 +220,12 @@ class Protocol(_Out):
     updated_at: datetime | None = None
 
 
-class ProtocolIn(_In):
+class ProtocolIn(InputModel):
     """A new response protocol."""
 
-    protocol: str = Field(default="", max_length=8000)
-    access_notes: str = Field(default="", max_length=4000)
-    medical_notes: str = Field(default="", max_length=4000)
+    protocol: Text = Field(default="", max_length=8000, description="What the control centre does, step by step.")
+    access_notes: Text = Field(default="", max_length=4000, description="Key safe, door codes, pets.")
+    medical_notes: Text = Field(default="", max_length=4000, description="What responders need to know.")
 
 
 class AwayPeriod(_Out):
@@ -161,12 +239,13 @@ class AwayPeriod(_Out):
     created_at: datetime
 
 
-class AwayIn(_In):
+class AwayIn(InputModel):
     """A new away period."""
 
-    starts_at: datetime
-    ends_at: datetime | None = None
-    reason: str = Field(default="", max_length=500)
+    starts_at: Moment = Field(examples=["2026-03-01T10:00:00Z"])
+    ends_at: Moment | None = Field(default=None, description="open-ended when absent",
+                                   examples=["2026-03-08T18:00:00Z"])
+    reason: Text = Field(default="", max_length=500, examples=["hospital stay"])
 
     @model_validator(mode="after")
     def _ordered(self) -> AwayIn:

@@ -14,9 +14,10 @@ from api import audit
 from api.auth import Principal
 from api.deps import CurrentPrincipal, State, client_address
 from api.live import AlertChange, Subscriber, catch_up, sse_frame
+from api.responses import AUTHENTICATED
 from api.state import ApiState
 
-router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/alerts", tags=["alerts"], responses=AUTHENTICATED)
 
 KEEPALIVE_S = 15.0
 
