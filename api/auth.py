@@ -43,6 +43,8 @@ class Principal:
     role: Role
     org_ids: tuple[str, ...]
     resident_ids: tuple[str, ...]
+    # The token this request came with: an open live stream is ended when it is revoked or expires.
+    token_id: int = 0
 
     @property
     def org_scope(self) -> list[str] | None:
@@ -82,7 +84,8 @@ async def principal_for_token(*, connection: asyncpg.Connection, token: str) -> 
     if row is None:
         return None
     return Principal(user_id=row["user_id"], display_name=row["display_name"], role=Role(row["role"]),
-                     org_ids=tuple(row["org_ids"]), resident_ids=tuple(row["resident_ids"]))
+                     org_ids=tuple(row["org_ids"]), resident_ids=tuple(row["resident_ids"]),
+                     token_id=row["token_id"])
 
 
 async def issue_token(
@@ -112,29 +115,39 @@ async def issue_token(
 
 @dataclass(slots=True)
 class FailedLoginLimiter:
-    """Counts failed authentications per client; past the limit the client is refused for a while."""
+    """Counts failed authentications per key (a client address, or a credential); past the limit, refuse a while.
+
+    It only ever counts failures, and callers consult it only for requests without a valid token: a valid
+    operator behind the same address (or reverse proxy) as an attacker is never refused by it.
+    """
 
     max_failures: int = 10
     window_s: float = 60.0
+    max_keys: int = 50_000
     _failures: dict[str, deque[float]] = field(default_factory=dict)
 
-    def retry_after(self, *, client: str) -> int:
-        """Seconds the client must wait before trying again (0 = may try now)."""
-        recent = self._recent(client=client)
+    def retry_after(self, *, key: str) -> int:
+        """Seconds before this key may fail again without being refused (0 = not limited)."""
+        recent = self._recent(key=key)
         if len(recent) < self.max_failures:
             return 0
         return max(1, int(recent[0] + self.window_s - time.monotonic()) + 1)
 
-    def failed(self, *, client: str) -> None:
+    def failed(self, *, key: str) -> None:
         """Record one failed attempt."""
-        self._recent(client=client).append(time.monotonic())
-        # Bound memory under a spray of addresses: forget clients whose failures have all expired.
-        if len(self._failures) > 10_000:
-            for key in [k for k, v in self._failures.items() if not v]:
-                del self._failures[key]
+        self._recent(key=key).append(time.monotonic())
+        if len(self._failures) > self.max_keys:
+            self._forget()
 
-    def _recent(self, *, client: str) -> deque[float]:
-        window = self._failures.setdefault(client, deque())
+    def _forget(self) -> None:
+        # Bound memory under a spray of addresses or random tokens: expired keys first, then the oldest.
+        for key in [k for k, v in self._failures.items() if not v]:
+            del self._failures[key]
+        while len(self._failures) > self.max_keys:
+            del self._failures[next(iter(self._failures))]
+
+    def _recent(self, *, key: str) -> deque[float]:
+        window = self._failures.setdefault(key, deque())
         horizon = time.monotonic() - self.window_s
         while window and window[0] < horizon:
             window.popleft()

@@ -8,10 +8,21 @@ UPDATE api_tokens t SET last_used_at = now()
 FROM api_users u
 WHERE t.token_hash = $1 AND t.user_id = u.user_id AND t.revoked_at IS NULL
   AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.disabled_at IS NULL
-RETURNING u.user_id, u.display_name, u.role,
+RETURNING t.token_id, u.user_id, u.display_name, u.role,
     ARRAY(SELECT org_id FROM user_organisations o WHERE o.user_id = u.user_id ORDER BY org_id) AS org_ids,
     ARRAY(SELECT resident_id FROM reviewer_residents r WHERE r.user_id = u.user_id ORDER BY resident_id)
         AS resident_ids
+"""
+
+# Which of these tokens are still good, and the scope of their users now (an open stream re-checks this).
+LIVE_TOKENS = """
+SELECT t.token_id, u.role,
+    ARRAY(SELECT org_id FROM user_organisations o WHERE o.user_id = u.user_id ORDER BY org_id) AS org_ids,
+    ARRAY(SELECT resident_id FROM reviewer_residents r WHERE r.user_id = u.user_id ORDER BY resident_id)
+        AS resident_ids
+FROM api_tokens t JOIN api_users u USING (user_id)
+WHERE t.token_id = ANY($1::bigint[]) AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
+  AND u.disabled_at IS NULL
 """
 
 UPSERT_USER = """

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
 import asyncpg
+import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
@@ -62,7 +63,10 @@ async def _events(*, state: ApiState, principal: Principal, subscriber: Subscrib
                 # Keeps proxies from closing an idle stream and lets a dead client be noticed.
                 yield b": keepalive\n\n"
                 continue
-            if change is None:
+            if change is None or subscriber.ended is not None:
+                if subscriber.ended is not None:
+                    # Said once, so the console knows to stop rather than reconnect with the same token.
+                    yield b"event: end\ndata: %s\n\n" % orjson.dumps({"reason": subscriber.ended})
                 return
             # Only catch-up ids can repeat: the feed itself never hands out an id twice.
             if change.history_id in sent:
