@@ -100,15 +100,15 @@ async def served_api(*, settings: Settings) -> AsyncIterator[str]:
 
 
 async def run_schemathesis(*, base_url: str, token: str, max_examples: int, seed: int, report: Path,
-                           max_time_s: float | None = None) -> dict[str, Any]:
+                           phases: str | None = None) -> dict[str, Any]:
     """One `st run` with every check as the token's user; returns its exit code, counts and failures."""
     command = [str(Path(sys.executable).parent / "st"), "--config-file", str(CONFIG), "run", f"{base_url}/openapi.json",
                "--checks", "all",
                "--header", f"Authorization: Bearer {token}", "--max-examples", str(max_examples),
                "--seed", str(seed), "--workers", "1", "--request-timeout", "20", "--no-color",
                "--suppress-health-check", "all", "--report", "ndjson", "--report-ndjson-path", str(report)]
-    if max_time_s is not None:
-        command += ["--max-time", str(int(max_time_s))]
+    if phases is not None:
+        command += ["--phases", phases]
     for operation_id in EXCLUDED_OPERATIONS:
         command += ["--exclude-operation-id", operation_id]
     started = time.perf_counter()
@@ -158,7 +158,7 @@ def _collect(*, event: Any, statuses: dict[str, int], failures: list[str], opera
 
 async def fuzz_all_roles(*, settings: Settings, connection: asyncpg.Connection, max_examples: int, seed: int,
                          report_dir: Path, roles: tuple[str, ...] = ROLES,
-                         max_time_s: float | None = None) -> dict[str, Any]:
+                         phases: str | None = None) -> dict[str, Any]:
     """Seed a world, serve the API, run Schemathesis once per role; per-role results."""
     world = await seed_world(connection=connection, unique=secrets.token_hex(3))
     results: dict[str, Any] = {}
@@ -167,7 +167,7 @@ async def fuzz_all_roles(*, settings: Settings, connection: asyncpg.Connection, 
             results[role] = await run_schemathesis(base_url=base_url, token=world.tokens[role],
                                                    max_examples=max_examples, seed=seed,
                                                    report=report_dir / f"schemathesis-{role}.ndjson",
-                                                   max_time_s=max_time_s)
+                                                   phases=phases)
     return results
 
 
