@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 class ErrorOut(BaseModel):
     """A refusal: a short message in words, never the rejected input, a stack trace or SQL."""
 
-    detail: str = Field(description="What went wrong, in words.", examples=["no such resident"])
+    detail: str = Field(description="What went wrong, in words.")
 
 
 class ValidationProblem(BaseModel):
@@ -47,9 +47,22 @@ _ERRORS: dict[int, dict[str, Any]] = {
 }
 
 
+_EXAMPLES = {
+    400: "There was an error parsing the body",
+    401: "the token is not valid",
+    403: "your role may not do this",
+    404: "no such resident",
+    409: "this alert cannot be given 'acknowledge' now: someone may have handled it already",
+    422: [{"loc": ["body", "note"], "type": "value_error",
+           "msg": "Value error, control characters (other than tab and line breaks) are not allowed"}],
+    429: "too many failed sign-ins; try again later",
+}
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the given error statuses."""
-    return {code: _ERRORS[code] for code in codes}
+    """OpenAPI `responses` entries for the given error statuses, each with an example answer."""
+    return {code: {**_ERRORS[code], "content": {"application/json": {"example": {"detail": _EXAMPLES[code]}}}}
+            for code in codes}
 
 
 # Every authenticated operation: no or a bad token, bad fields, repeated failed sign-ins.
