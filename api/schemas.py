@@ -100,52 +100,64 @@ class _Out(BaseModel):
 class AlertOut(_Out):
     """One alert as the queue shows it."""
 
-    alert_id: int
-    org_id: str
-    resident_id: str | None
-    resident_name: str | None
-    flat: str | None
-    hub_id: str | None
-    device_id: str | None
-    device_type: str | None
-    condition: str
-    status: Literal["raised", "claimed", "acknowledged", "closed"]
-    priority: int
-    base_priority: int
-    repeat_count: int
-    escalation_level: int
-    raised_at: datetime
-    queued_at: datetime
-    last_event_at: datetime
-    cleared_at: datetime | None
-    claimed_by: str | None
-    claimed_at: datetime | None
-    acknowledged_by: str | None
-    acknowledged_at: datetime | None
-    escalated_at: datetime | None
-    closed_by: str | None
-    closed_at: datetime | None
-    outcome: str | None
+    alert_id: int = Field(description="Stable id of the alert.", examples=[4711])
+    org_id: str = Field(description="Organisation (provider or scheme) the resident belongs to.",
+                        examples=["riverside"])
+    resident_id: str | None = Field(description="Pseudonymous resident id; null for a hub-level alarm.",
+                                    examples=["r-0042"])
+    resident_name: str | None = Field(description="Name to use on the phone.", examples=["Mrs Edna Price"])
+    flat: str | None = Field(description="Flat or room.", examples=["Flat 12"])
+    hub_id: str | None = Field(description="The home hub that reported it.", examples=["hub-0042"])
+    device_id: str | None = Field(description="The device that raised it (hub:friendly_name).",
+                                  examples=["hub-0042:pendant"])
+    device_type: str | None = Field(description="Kind of device, e.g. personal_trigger, smoke, bed_pad.",
+                                    examples=["personal_trigger"])
+    condition: str = Field(
+        description="What is wrong: pendant_press, fall, smoke, out_of_bed_too_long, hub_silent and so on.",
+        examples=["fall"])
+    status: Literal["raised", "claimed", "acknowledged", "closed"] = Field(
+        description="Where it is in its life: raised, then claimed, acknowledged, closed.", examples=["raised"])
+    priority: int = Field(description="1 is most urgent; rises with repeats and escalation.", examples=[1])
+    base_priority: int = Field(description="The condition's own priority before any escalation.", examples=[2])
+    repeat_count: int = Field(description="How many more times the same condition fired while open.", examples=[0])
+    escalation_level: int = Field(description="How many times it escalated unacknowledged.", examples=[0])
+    raised_at: datetime = Field(description="When the condition was first detected (device time).")
+    queued_at: datetime = Field(description="When it entered (or re-entered) the queue; its age counts from here.")
+    last_event_at: datetime = Field(description="The latest event that fed it.")
+    cleared_at: datetime | None = Field(
+        description="When the condition stopped being true (e.g. back in bed), if it has.")
+    claimed_by: str | None = Field(description="User id of the operator handling it.")
+    claimed_at: datetime | None = Field(description="When it was claimed.")
+    acknowledged_by: str | None = Field(description="User id of the operator who answered it.")
+    acknowledged_at: datetime | None = Field(description="When it was answered: the 60 s / 180 s KPI clock stops here.")
+    escalated_at: datetime | None = Field(description="When it last escalated.")
+    closed_by: str | None = Field(description="User id of the operator who closed it.")
+    closed_at: datetime | None = Field(description="When it was closed.")
+    outcome: str | None = Field(description="Outcome code at close, e.g. reassured, false_alarm, ambulance.")
 
 
 class AlertQueue(_Out):
     """The queue, and the history id to stream from so nothing between the two is missed."""
 
-    alerts: list[AlertOut]
-    stream_after: int
+    alerts: list[AlertOut] = Field(description="Most urgent first, then oldest first.")
+    stream_after: int = Field(
+        description="Alert-history id of the same snapshot: stream from here (?after=) to miss nothing.",
+        examples=[90210])
 
 
 class HistoryEntry(_Out):
     """One step of an alert's life."""
 
-    history_id: int
-    at: datetime
-    event_time: datetime | None
-    action: str
-    actor: str
-    from_status: str | None
-    to_status: str | None
-    detail: dict[str, Any]
+    history_id: int = Field(description="Alert-history id; also the live stream's event id.", examples=[90211])
+    at: datetime = Field(description="When the step was recorded.")
+    event_time: datetime | None = Field(description="Device time of the event behind the step, when there is one.")
+    action: str = Field(
+        description="The step: raised, repeat, escalate, claim, release, acknowledge, an action code, close, reopen.",
+        examples=["claim"])
+    actor: str = Field(description="User id, or rules for the rules engine.", examples=["op-anna"])
+    from_status: str | None = Field(description="Status before the step.", examples=["raised"])
+    to_status: str | None = Field(description="Status after the step.", examples=["claimed"])
+    detail: dict[str, Any] = Field(description="Step details (a note, an outcome, a reason).")
 
 
 class AlertDetail(_Out):
@@ -179,25 +191,25 @@ class ReopenIn(InputModel):
 class ResidentSummary(_Out):
     """A resident in a list."""
 
-    resident_id: str
-    org_id: str
-    display_name: str
-    flat: str | None
-    timezone: str
+    resident_id: str = Field(description="Pseudonymous resident id.", examples=["r-0042"])
+    org_id: str = Field(description="The resident's organisation.", examples=["riverside"])
+    display_name: str = Field(description="Name to use on the phone.", examples=["Mrs Edna Price"])
+    flat: str | None = Field(description="Flat or room.", examples=["Flat 12"])
+    timezone: str = Field(description="IANA time zone the night window is read in.", examples=["Europe/London"])
     night_start: WallClock
     night_end: WallClock
-    open_alerts: int
+    open_alerts: int = Field(description="Alerts not yet closed.", examples=[1])
 
 
 class Contact(_Out):
     """Someone to call for the resident, in call order."""
 
-    contact_id: int
-    name: str
-    relationship: str
-    phone: str
-    call_order: int
-    keyholder: bool
+    contact_id: int = Field(description="Stable id.", examples=[3])
+    name: str = Field(description="Who to call.", examples=["Sam Carter"])
+    relationship: str = Field(description="Who they are to the resident.", examples=["son"])
+    phone: str = Field(description="Number to call.", examples=["+44 7700 900123"])
+    call_order: int = Field(description="1 is called first.", examples=[1])
+    keyholder: bool = Field(description="Holds a key to the flat.", examples=[True])
 
 
 class ContactIn(InputModel):
@@ -268,17 +280,17 @@ class OpenCondition(_Out):
 class DeviceOut(_Out):
     """One device's health."""
 
-    device_id: str
-    hub_id: str
-    friendly_name: str
-    device_type: str
-    location: str
-    model: str | None
-    last_seen: datetime | None
-    battery: int | None
-    battery_low: bool | None
-    availability: str | None
-    availability_at: datetime | None
+    device_id: str = Field(description="hub:friendly_name.", examples=["hub-0042:pendant"])
+    hub_id: str = Field(description="The home hub.", examples=["hub-0042"])
+    friendly_name: str = Field(description="The name the hub publishes it under.", examples=["pendant"])
+    device_type: str = Field(description="Kind of device.", examples=["personal_trigger"])
+    location: str = Field(description="Room.", examples=["bedroom"])
+    model: str | None = Field(description="Manufacturer model, when known.")
+    last_seen: datetime | None = Field(description="Last message from the device.")
+    battery: int | None = Field(description="Battery percentage, when reported.", examples=[87])
+    battery_low: bool | None = Field(description="The device says its battery is low.", examples=[False])
+    availability: str | None = Field(description="online or offline, as the hub reports it.", examples=["online"])
+    availability_at: datetime | None = Field(description="When availability last changed.")
 
 
 class DeviceHealth(DeviceOut):
@@ -294,14 +306,15 @@ class DeviceHealth(DeviceOut):
 class EventOut(_Out):
     """One stored event."""
 
-    time: datetime
-    device_id: str
-    device_type: str
-    location: str
-    kind: str
-    is_restore: bool
-    value: float | None
-    source: str
+    time: datetime = Field(description="Device time of the event.")
+    device_id: str = Field(description="The device.", examples=["hub-0042:hall"])
+    device_type: str = Field(description="Kind of device.", examples=["pir"])
+    location: str = Field(description="Room.", examples=["hallway"])
+    kind: str = Field(description="What happened: motion, door_open, bed_exit, sos and so on.", examples=["motion"])
+    is_restore: bool = Field(description="The end of a state (door closed, back in bed) rather than its start.",
+                             examples=[False])
+    value: float | None = Field(description="A reading (temperature in C, for instance), when the event carries one.")
+    source: str = Field(description="How it arrived: z2m or canonical.", examples=["z2m"])
 
 
 class ResidentDetail(_Out):
@@ -320,21 +333,21 @@ class ResidentDetail(_Out):
 class Organisation(_Out):
     """An organisation the user may see."""
 
-    org_id: str
-    name: str
-    timezone: str
-    residents: int
-    open_alerts: int
+    org_id: str = Field(description="Stable id.", examples=["riverside"])
+    name: str = Field(description="Display name.", examples=["Riverside Supported Living"])
+    timezone: str = Field(description="IANA time zone.", examples=["Europe/London"])
+    residents: int = Field(description="Residents monitored.", examples=[12])
+    open_alerts: int = Field(description="Alerts not yet closed.", examples=[2])
 
 
 class UserOut(_Out):
     """A user and their scope."""
 
-    user_id: str
-    display_name: str
-    role: str
-    org_ids: list[str]
-    resident_ids: list[str]
+    user_id: str = Field(description="Sign-in name.", examples=["op-anna"])
+    display_name: str = Field(description="Name shown to colleagues.", examples=["Anna (night desk)"])
+    role: str = Field(description="operator, provider, reviewer or admin.", examples=["operator"])
+    org_ids: list[str] = Field(description="Organisations the user serves or belongs to.")
+    resident_ids: list[str] = Field(description="Reviewers: the residents assigned to them.")
 
 
 class UserAdminView(UserOut):
@@ -376,22 +389,24 @@ class Kpis(_Out):
 class AuditEntry(_Out):
     """One audit row."""
 
-    audit_id: int
-    at: datetime
-    user_id: str
-    role: str
-    action: str
-    resource_type: str
-    resource_id: str | None
+    audit_id: int = Field(description="Stable, increasing id.", examples=[1201])
+    at: datetime = Field(description="When.")
+    user_id: str = Field(description="Who (cli:NAME for the command line).", examples=["op-anna"])
+    role: str = Field(description="Their role at the time.", examples=["operator"])
+    action: str = Field(description="What, e.g. residents.get, alerts.close, users.scope.change.",
+                        examples=["residents.get"])
+    resource_type: str = Field(description="alert, resident, organisation or user.", examples=["resident"])
+    resource_id: str | None = Field(description="Which one.", examples=["r-0042"])
     org_id: str | None
     resident_id: str | None
-    outcome: str
-    client: str | None
-    detail: dict[str, Any]
+    outcome: str = Field(description="allowed, denied or failed.", examples=["allowed"])
+    client: str | None = Field(description="Client address, or cli.", examples=["10.0.0.7"])
+    detail: dict[str, Any] = Field(description="What else was recorded (counts, periods, the change made).")
 
 
 class Health(_Out):
     """Liveness or readiness."""
 
-    status: Literal["ok", "unavailable"]
-    checks: dict[str, bool] = Field(default_factory=dict)
+    status: Literal["ok", "unavailable"] = Field(description="ok, or unavailable when a check fails.")
+    checks: dict[str, bool] = Field(default_factory=dict, description="Each dependency and whether it answered.",
+                                    examples=[{"database": True, "broker": True, "live_feed": True}])
