@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import httpx
 
+from api.access_admin import change_user_scope, cli_actor
 from tests.api_helpers import ApiServer, World, api_server, build_world, raise_alert  # noqa: F401 - fixture
 from tests.support import wait_until
 
@@ -114,10 +115,12 @@ async def test_revoked_or_expired_token_loses_its_open_stream_within_seconds(
 ) -> None:
     world: World = await build_world(db=db, unique=unique)
     base = api_server.base_url
-    revoked, expiring = _Stream(), _Stream()
+    revoked, expiring, moved = _Stream(), _Stream(), _Stream()
     followers = [asyncio.create_task(_follow(base_url=base, token=world.tokens["operator_a"], into=revoked)),
-                 asyncio.create_task(_follow(base_url=base, token=world.tokens["provider_a"], into=expiring))]
-    await asyncio.wait_for(asyncio.gather(revoked.opened.wait(), expiring.opened.wait()), timeout=10)
+                 asyncio.create_task(_follow(base_url=base, token=world.tokens["provider_a"], into=expiring)),
+                 asyncio.create_task(_follow(base_url=base, token=world.tokens["operator_b"], into=moved))]
+    await asyncio.wait_for(asyncio.gather(revoked.opened.wait(), expiring.opened.wait(), moved.opened.wait()),
+                           timeout=10)
     before = await raise_alert(db=db, org_id=world.org_a, resident_id=world.resident_a)
     await wait_until(_received(before, revoked, expiring), timeout_s=5, what="the alarm on both streams")
 
@@ -138,6 +141,13 @@ async def test_revoked_or_expired_token_loses_its_open_stream_within_seconds(
     await asyncio.wait_for(followers[1], timeout=8)
     assert expiring.closed_at is not None and expiring.closed_at - expired_at < 5
     assert expiring.ended_reason == "the token was revoked or has expired"
-    # And a reconnect with either token is refused.
+    # An operator whose organisations change (`telecare user update`) is signed out of the old scope.
+    await change_user_scope(connection=db, user_id=f"opb-{unique}", role=None, org_ids=[world.org_a],
+                            resident_ids=None, actor=cli_actor(), apply=True)
+    changed_at = time.monotonic()
+    await asyncio.wait_for(followers[2], timeout=8)
+    assert moved.closed_at is not None and moved.closed_at - changed_at < 5
+    assert moved.ended_reason == "your access has changed; sign in again"
+    # And a reconnect with either revoked or expired token is refused.
     for token in (world.tokens["operator_a"], world.tokens["provider_a"]):
         assert (await _get(base_url=base, path="/api/alerts/stream", token=token)).status_code == 401
