@@ -170,14 +170,16 @@ class AlertDetail(_Out):
 class ActionIn(InputModel):
     """What the operator did."""
 
-    action: ActionCode
+    action: ActionCode = Field(description="What was done: a call, a dispatch, an attendance or a note.",
+                               examples=["called_resident"])
     note: Text = Field(default="", max_length=2000, description="What was said or done, for the record.")
 
 
 class CloseIn(InputModel):
     """How the alert ended."""
 
-    outcome: Outcome
+    outcome: Outcome = Field(description="How the alert ended (the outcome codes of docs/rules.md).",
+                             examples=["reassured"])
     note: Text = Field(default="", max_length=2000, description="What was said or done, for the record.")
 
 
@@ -217,7 +219,8 @@ class ContactIn(InputModel):
 
     name: Line = Field(min_length=1, max_length=200, examples=["Sam Carter"])
     relationship: Line = Field(default="", max_length=100, examples=["son"])
-    phone: str = Field(pattern=r"^\+?[0-9][0-9 ()-]{4,30}$", examples=["+44 7700 900123"])
+    phone: str = Field(pattern=r"^\+?[0-9][0-9 ()-]{4,30}$", description="Digits, spaces, brackets and dashes.",
+                       examples=["+44 7700 900123"])
     call_order: WholeNumber = Field(default=1, ge=1, le=99, description="1 is called first.")
     keyholder: StrictBool = Field(default=False, description="Holds a key to the flat.")
 
@@ -254,7 +257,8 @@ class AwayPeriod(_Out):
 class AwayIn(InputModel):
     """A new away period."""
 
-    starts_at: Moment = Field(examples=["2026-03-01T10:00:00Z"])
+    starts_at: Moment = Field(description="From when activity rules are held back (life-safety alarms never are).",
+                              examples=["2026-03-01T10:00:00Z"])
     ends_at: Moment | None = Field(default=None, description="open-ended when absent",
                                    examples=["2026-03-08T18:00:00Z"])
     reason: Text = Field(default="", max_length=500, examples=["hospital stay"])

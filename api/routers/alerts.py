@@ -29,12 +29,12 @@ BODY_ACTION_ERRORS = error_responses(400, 403, 404, 409)
 @router.get("", operation_id="listAlerts", response_model=AlertQueue)
 async def list_alerts(
     *, principal: CurrentPrincipal, connection: Connection, request: Request,
-    state: Annotated[Literal["open", "closed", "all"], Query(alias="status")] = "open",
-    resident_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
-    org_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
-    condition: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")] = None,
-    max_priority: Annotated[int | None, Query(ge=1, le=9)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    state: Annotated[Literal["open", "closed", "all"], Query(alias="status", description="open: not closed")] = "open",
+    resident_id: Annotated[str | None, Query(pattern=ID_PATTERN, description="one resident's alerts")] = None,
+    org_id: Annotated[str | None, Query(pattern=ID_PATTERN, description="one organisation's alerts")] = None,
+    condition: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$", description="e.g. fall, smoke")] = None,
+    max_priority: Annotated[int | None, Query(ge=1, le=9, description="1 = most urgent only")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="most alerts returned")] = 500,
 ) -> Response:
     """Alerts most urgent first, then oldest first; open ones by default."""
     async with connection.transaction(isolation="repeatable_read", readonly=True):

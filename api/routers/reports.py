@@ -186,14 +186,17 @@ async def scheme(*, org_id: OrgId, last: LAST, principal: CurrentPrincipal, conn
 class DecisionIn(InputModel):
     """A review decision as submitted (unknown fields are refused)."""
 
-    decision: Literal["reduce", "maintain", "reactivate"]
+    decision: Literal["reduce", "maintain", "reactivate"] = Field(
+        description="Reduce the night support, keep it, or bring it back.", examples=["reduce"])
     criteria: Text = Field(min_length=3, max_length=4000, description="What the decision rests on, in words.",
                            examples=["no night-time falls or calls in 12 weeks; settles by 23:00"])
     reviewer: Line = Field(min_length=1, max_length=200, examples=["J. Okafor, social worker"])
     decided_on: Day = Field(examples=["2026-03-02"])
     follow_up_on: Day = Field(description="not before `decided_on`", examples=["2026-06-01"])
-    support_from: SupportModel | None = None
-    support_to: SupportModel | None = None
+    support_from: SupportModel | None = Field(default=None, description="Night support before the decision.",
+                                              examples=["waking_night"])
+    support_to: SupportModel | None = Field(default=None, description="Night support after it.",
+                                            examples=["sleep_in"])
 
 
 class DecisionOut(BaseModel):
