@@ -33,16 +33,18 @@ LINE_PATTERN = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$"
 _RFC3339 = re.compile(r"^20\d{2}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 
 
+# Surrounding blanks are trimmed only after the documented rules (lengths, patterns) have passed on the
+# text as sent: trimming first made schema-valid input such as "abc " fail a minimum length.
 def _refuse_text_controls(value: str) -> str:
     if _TEXT_CONTROLS.search(value):
         raise ValueError("control characters (other than tab and line breaks) are not allowed")
-    return value
+    return value.strip()
 
 
 def _refuse_line_controls(value: str) -> str:
     if _LINE_CONTROLS.search(value):
         raise ValueError("control characters and line breaks are not allowed")
-    return value
+    return value.strip()
 
 
 # A calendar day the service has data for: 2000-01-01 to 2099-12-31, as YYYY-MM-DD.
@@ -88,9 +90,9 @@ WallClock = Annotated[time, WithJsonSchema({"type": "string", "pattern": "^[0-2]
 
 
 class InputModel(BaseModel):
-    """A request body: unknown fields are refused (422), surrounding blanks trimmed."""
+    """A request body: unknown fields are refused (422); free text is trimmed once its rules have passed."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class _Out(BaseModel):
@@ -219,7 +221,7 @@ class ContactIn(InputModel):
 
     name: Line = Field(min_length=1, max_length=200, examples=["Sam Carter"])
     relationship: Line = Field(default="", max_length=100, examples=["son"])
-    phone: str = Field(pattern=r"^\+?[0-9][0-9 ()-]{4,30}$", description="Digits, spaces, brackets and dashes.",
+    phone: str = Field(pattern=r"^\+?[0-9][0-9 ()-]{3,29}[0-9]$", description="Digits, spaces, brackets and dashes.",
                        examples=["+44 7700 900123"])
     call_order: WholeNumber = Field(default=1, ge=1, le=99, description="1 is called first.")
     keyholder: StrictBool = Field(default=False, description="Holds a key to the flat.")
