@@ -1,4 +1,4 @@
-"""`telecare api` (serve the API and console) and `telecare token create|list|revoke` (bearer tokens)."""
+"""`telecare api` (serve the API and console), `telecare token create|list|revoke` and `telecare user update`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from typing import Any
 
 import asyncpg
 
-from api.auth import Role, UnknownReferenceError, issue_token
+from api import audit
+from api.access_admin import InvalidScopeError, UnknownUserError, change_user_scope, cli_actor
+from api.auth import ExistingUserError, Role, UnknownReferenceError, UserScope, issue_token
 from api.main import serve_api
 from api.queries import access as access_queries
 from telecare.cli import print_json
@@ -18,12 +20,25 @@ from telecare.settings import Settings
 from telecare.signals import stop_on_signals
 
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+# A token that never expires outlives the job, the laptop and the person it was given to; there is no
+# way to ask for one. A year at most: rotate by issuing a new token and revoking the old.
+MAX_EXPIRY_DAYS = 365
 
 
 def _user_name(value: str) -> str:
     if not _USER.match(value):
         raise argparse.ArgumentTypeError("user names are letters, digits and . _ @ - (up to 64)")
     return value
+
+
+def _expiry_days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("a whole number of days") from exc
+    if not 1 <= days <= MAX_EXPIRY_DAYS:
+        raise argparse.ArgumentTypeError(f"tokens expire after 1 to {MAX_EXPIRY_DAYS} days; none lives for ever")
+    return days
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -42,7 +57,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     create.add_argument("--user", type=_user_name, default=None, help="user name (default: <role>-<org>)")
     create.add_argument("--name", default=None, help="display name")
     create.add_argument("--residents", nargs="*", default=[], help="reviewer: the residents assigned")
-    create.add_argument("--expires-days", type=int, default=90)
+    create.add_argument("--expires-days", type=_expiry_days, default=90,
+                        help=f"1 to {MAX_EXPIRY_DAYS} (default 90); there are no never-expiring tokens")
     create.set_defaults(handler=_create_token)
     listing = token_sub.add_parser("list", help="tokens issued (never the tokens themselves)")
     listing.add_argument("--user", type=_user_name, default=None)
@@ -52,6 +68,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     which.add_argument("--id", type=int, dest="token_id")
     which.add_argument("--user", type=_user_name)
     revoke.set_defaults(handler=_revoke_tokens)
+
+    user = subparsers.add_parser("user", help="API users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    update = user_sub.add_parser("update", help="change a user's role, organisations or residents (audited)")
+    update.add_argument("--user", type=_user_name, required=True)
+    update.add_argument("--role", choices=[role.value for role in Role], default=None)
+    update.add_argument("--org", action="append", default=None, dest="orgs",
+                        help="the organisations from now on (repeat; replaces the current ones)")
+    update.add_argument("--residents", nargs="*", default=None, help="reviewer: the residents from now on")
+    update.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+    update.set_defaults(handler=_update_user)
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -64,25 +91,23 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _create_token(args: argparse.Namespace, settings: Settings) -> int:
     role = Role(args.role)
-    if role in (Role.OPERATOR, Role.PROVIDER, Role.REVIEWER) and not args.orgs:
-        sys.stderr.write("telecare token create: --org is required for this role\n")
-        return 2
-    if role is Role.PROVIDER and len(args.orgs) != 1:
-        sys.stderr.write("telecare token create: provider staff belong to exactly one --org\n")
-        return 2
-    if role is Role.REVIEWER and not args.residents:
-        sys.stderr.write("telecare token create: reviewers need --residents\n")
+    problem = UserScope.of(role=role, org_ids=args.orgs, resident_ids=args.residents).problem()
+    if problem is not None:
+        sys.stderr.write(f"telecare token create: {problem}\n")
         return 2
     user = args.user or f"{role.value}-{args.orgs[0] if args.orgs else 'all'}"
+    expires_at = datetime.now(UTC) + timedelta(days=args.expires_days)
     connection = await asyncpg.connect(settings.database_url)
     try:
         token = await issue_token(
             connection=connection, user_id=user, role=role,
             org_ids=list(args.orgs), resident_ids=list(args.residents),
-            display_name=args.name, label="cli",
-            expires_at=datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days > 0 else None,
+            display_name=args.name, label="cli", expires_at=expires_at,
         )
-    except UnknownReferenceError as exc:
+        await audit.record(connection=connection, principal=cli_actor(), action="tokens.create",
+                           resource_type="user", resource_id=user, client="cli",
+                           detail={"expires_at": expires_at.isoformat()})
+    except (UnknownReferenceError, ExistingUserError) as exc:
         sys.stderr.write(f"telecare token create: {exc}\n")
         return 2
     finally:
@@ -105,7 +130,27 @@ async def _revoke_tokens(args: argparse.Namespace, settings: Settings) -> int:
     connection = await asyncpg.connect(settings.database_url)
     try:
         rows = await connection.fetch(access_queries.REVOKE_TOKENS, args.token_id, args.user)
+        await audit.record(connection=connection, principal=cli_actor(), action="tokens.revoke",
+                           resource_type="user", resource_id=args.user, client="cli",
+                           detail={"token_ids": [row["token_id"] for row in rows]})
     finally:
         await connection.close()
     print_json({"revoked": [row["token_id"] for row in rows]})
+    return 0
+
+
+async def _update_user(args: argparse.Namespace, settings: Settings) -> int:
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        change = await change_user_scope(
+            connection=connection, user_id=args.user, role=Role(args.role) if args.role else None,
+            org_ids=args.orgs, resident_ids=args.residents, actor=cli_actor(), apply=not args.dry_run)
+    except (UnknownUserError, InvalidScopeError, UnknownReferenceError) as exc:
+        sys.stderr.write(f"telecare user update: {exc}\n")
+        return 2
+    finally:
+        await connection.close()
+    changes = change.as_dict()
+    print_json({"user": args.user, "before": change.before.describe(), "after": change.after.describe(),
+                "changes": changes, "applied": bool(changes) and not args.dry_run})
     return 0

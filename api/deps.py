@@ -9,7 +9,7 @@ import asyncpg
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth import FailedLoginLimiter, Principal, Role, principal_for_token
+from api.auth import FailedLoginLimiter, Principal, Role, hash_token, principal_for_token
 from api.state import ApiState
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `telecare token create`.")
@@ -37,32 +37,50 @@ def _unauthorised(message: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"})
 
 
+def _too_many(*, state: ApiState, wait_s: int) -> HTTPException:
+    state.metrics.auth_failures.labels(reason="rate_limited").inc()
+    return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed sign-ins; try again later",
+                         headers={"Retry-After": str(wait_s)})
+
+
 async def current_principal(
     request: Request,
     state: Annotated[ApiState, Depends(api_state)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The user behind the bearer token; 401 without a valid one, 429 after repeated failures."""
-    client = client_address(request)
+    """The user behind the bearer token; 401 without a valid one, 429 after repeated failures.
+
+    Failures are limited per client address and per credential, but a valid token is always looked up and
+    always served: behind a reverse proxy every console shares one address, and an attacker's (or a
+    misconfigured neighbour's) failures there must never lock an operator out at 3 a.m.
+    """
+    client_key = f"client:{client_address(request)}"
     limiter: FailedLoginLimiter = state.login_limiter
-    wait_s = limiter.retry_after(client=client)
-    if wait_s:
-        state.metrics.auth_failures.labels(reason="rate_limited").inc()
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed sign-ins; try again later",
-                            headers={"Retry-After": str(wait_s)})
     if credentials is None or credentials.scheme.lower() != "bearer":
-        limiter.failed(client=client)
+        wait_s = limiter.retry_after(key=client_key)
+        if wait_s:
+            raise _too_many(state=state, wait_s=wait_s)
+        limiter.failed(key=client_key)
         state.metrics.auth_failures.labels(reason="missing").inc()
         raise _unauthorised("a bearer token is required")
+    # The same wrong token tried again and again (from any number of addresses) is refused without a look-up.
+    credential_key = "credential:" + hash_token(token=credentials.credentials)[:12].hex()
+    wait_s = limiter.retry_after(key=credential_key)
+    if wait_s:
+        raise _too_many(state=state, wait_s=wait_s)
     # A short-lived connection of its own: a streaming route must not hold a pooled connection open.
     async with state.pool.acquire(timeout=5) as proxy:
         principal = await principal_for_token(connection=cast(asyncpg.Connection, proxy),
                                               token=credentials.credentials)
-    if principal is None:
-        limiter.failed(client=client)
-        state.metrics.auth_failures.labels(reason="invalid").inc()
-        raise _unauthorised("the token is not valid")
-    return principal
+    if principal is not None:
+        return principal
+    wait_s = limiter.retry_after(key=client_key)
+    limiter.failed(key=client_key)
+    limiter.failed(key=credential_key)
+    if wait_s:
+        raise _too_many(state=state, wait_s=wait_s)
+    state.metrics.auth_failures.labels(reason="invalid").inc()
+    raise _unauthorised("the token is not valid")
 
 
 def require_role(*, principal: Principal, allowed: set[Role]) -> None:

@@ -22,6 +22,7 @@ import orjson
 
 from api.auth import Principal
 from api.metrics import ApiMetrics
+from api.queries import access as access_q
 from api.queries import alerts as q
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ CHANNEL = "telecare_alerts"
 GAP_GRACE_S = 5.0
 FETCH_LIMIT = 1000
 SUBSCRIBER_QUEUE = 2000
+# How often open streams' tokens are re-checked when no alert is moving (revocation ends a stream this fast).
+TOKEN_CHECK_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,14 @@ class Subscriber:
     principal: Principal
     queue: asyncio.Queue[AlertChange | None] = field(default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE))
     overflowed: bool = False
+    # Why the stream was ended by the server (token revoked or expired, scope changed), if it was.
+    ended: str | None = None
+
+    def end(self, *, reason: str) -> None:
+        """Stop sending to this console: its next read sees the end, whatever is queued before it."""
+        self.ended = reason
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
 
 
 class AlertFeed:
@@ -83,6 +94,7 @@ class AlertFeed:
         self._cursor = 0
         self._delivered: set[int] = set()
         self._gap_seen_at: dict[int, float] = {}
+        self._tokens_checked_at = 0.0
         self.listening = asyncio.Event()
 
     def subscribe(self, *, principal: Principal) -> Subscriber:
@@ -124,10 +136,13 @@ class AlertFeed:
             # Anything committed while we were not listening is read now.
             self._wake.set()
             while not stop.is_set():
+                timeout = 1.0 if self._gap_seen_at else TOKEN_CHECK_S if self._subscribers else 5.0
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0 if self._gap_seen_at else 5.0)
+                    await asyncio.wait_for(self._wake.wait(), timeout=timeout)
                 self._wake.clear()
                 await self._drain()
+                if time.monotonic() - self._tokens_checked_at >= TOKEN_CHECK_S:
+                    await self._check_tokens()
                 if listener.is_closed():
                     raise asyncpg.InterfaceError("listener connection closed")
                 # A cheap liveness check: a dead listener would otherwise leave consoles silently stale.
@@ -149,6 +164,9 @@ class AlertFeed:
         while True:
             async with self._pool.acquire() as connection:
                 rows = await connection.fetch(q.FEED_AFTER, self._cursor, FETCH_LIMIT)
+            if any(row["run"] == "live" for row in rows):
+                # Read after the changes: a token revoked before an alert committed never receives that alert.
+                await self._check_tokens()
             for row in rows:
                 if row["history_id"] in self._delivered:
                     continue
@@ -177,6 +195,29 @@ class AlertFeed:
                 break
         for stale in [gap for gap in self._gap_seen_at if gap <= self._cursor]:
             del self._gap_seen_at[stale]
+
+    async def _check_tokens(self) -> None:
+        """End the streams whose token was revoked or expired, or whose user's scope has changed since."""
+        self._tokens_checked_at = time.monotonic()
+        if not self._subscribers:
+            return
+        token_ids = sorted({subscriber.principal.token_id for subscriber in self._subscribers})
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(access_q.LIVE_TOKENS, token_ids)
+        scopes = {row["token_id"]: (row["role"], tuple(row["org_ids"]), tuple(row["resident_ids"])) for row in rows}
+        for subscriber in list(self._subscribers):
+            principal = subscriber.principal
+            scope = scopes.get(principal.token_id)
+            if scope is None:
+                self._end(subscriber=subscriber, reason="the token was revoked or has expired")
+            elif scope != (principal.role.value, principal.org_ids, principal.resident_ids):
+                self._end(subscriber=subscriber, reason="your access has changed; sign in again")
+
+    def _end(self, *, subscriber: Subscriber, reason: str) -> None:
+        subscriber.end(reason=reason)
+        self.unsubscribe(subscriber=subscriber)
+        self._metrics.stream_ended.inc()
+        log.info("live stream of %s ended: %s", subscriber.principal.user_id, reason)
 
     def _fan_out(self, *, change: AlertChange) -> None:
         for subscriber in list(self._subscribers):

@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.auth import FailedLoginLimiter
+from api.docs_pages import mount_docs
 from api.errors import install_error_handlers
 from api.live import AlertFeed
 from api.metrics import ApiMetrics
@@ -80,13 +81,16 @@ def create_app(*, settings: Settings, options: ApiOptions | None = None) -> Fast
                 await asyncio.wait_for(feed_task, timeout=10)
             await state.pool.close()
 
-    app = FastAPI(title="Telecare control-centre API", version="1.0.0", lifespan=lifespan,
+    # docs_url and redoc_url off: FastAPI's pages load from a CDN; api/docs_pages.py serves local ones.
+    app = FastAPI(title="Telecare control-centre API", version="1.0.0", lifespan=lifespan, docs_url=None,
+                  redoc_url=None,
                   description="The operators' queue and the service's programmatic face. See docs/api.md.")
     app.state.api = state
     install_error_handlers(app=app)
     # The live stream comes before the alerts router so `/stream` is not read as an alert id.
     for module in (stream, alerts, residents, events, devices, organisations, users, kpis, audit, reports, health):
         app.include_router(module.router)
+    mount_docs(app=app)
     static_dir = resources.files("api") / "static"
     app.mount("/console", StaticFiles(directory=str(static_dir), html=True), name="console")
 

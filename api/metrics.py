@@ -24,6 +24,9 @@ class ApiMetrics:
         self.stream_dropped = Counter("telecare_api_stream_overflows_total",
                                       "Live clients cut off because they fell too far behind",
                                       registry=self.registry)
+        self.stream_ended = Counter("telecare_api_stream_ended_total",
+                                    "Live streams ended because their token was revoked or expired or access changed",
+                                    registry=self.registry)
         self.feed_lag = Histogram(
             "telecare_api_feed_lag_seconds", "From an alert change's commit to its fan-out to live clients",
             registry=self.registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),

@@ -6,6 +6,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.docs_pages import DOCS_PATHS
 from api.metrics import ApiMetrics
 
 # The console is same-origin static files with no inline script or style.
@@ -21,6 +22,11 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
 ]
+# The API reference pages (api/docs_pages.py): scripts still only from this origin, but Swagger UI and
+# ReDoc inject their own style elements, and ReDoc draws its logo from a data: URL.
+DOCS_CSP = (b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            b"connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; "
+            b"form-action 'self'; object-src 'none'")
 
 
 class SecurityAndMetricsMiddleware:
@@ -44,7 +50,11 @@ class SecurityAndMetricsMiddleware:
             if message["type"] == "http.response.start":
                 status_code = message["status"]
                 headers = [h for h in message.get("headers", []) if h[0].lower() != b"server"]
-                headers.extend(SECURITY_HEADERS)
+                if path in DOCS_PATHS:
+                    headers.extend((name, DOCS_CSP if name == b"content-security-policy" else value)
+                                   for name, value in SECURITY_HEADERS)
+                else:
+                    headers.extend(SECURITY_HEADERS)
                 if no_store and not any(h[0].lower() == b"cache-control" for h in headers):
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers

@@ -14,6 +14,7 @@ import logging
 import sys
 import tempfile
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,8 @@ async def _announce_console(*, settings: Settings, org_id: str, stop: asyncio.Ev
             log.warning("the simulated organisation %s never appeared; no console token issued", org_id)
             return
         token: str = await auth.issue_token(connection=connection, user_id="demo-operator", role=auth.Role.OPERATOR,
-                                            org_ids=[org_id], resident_ids=[], label="telecare run (dev mode)")
+                                            org_ids=[org_id], resident_ids=[], label="telecare run (dev mode)",
+                                            expires_at=datetime.now(UTC) + timedelta(days=1))
     finally:
         await connection.close()
     sys.stdout.write(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 import httpx
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from api.auth import Role, issue_token
 from api.main import ApiOptions, serve_api
@@ -58,6 +59,18 @@ async def api_server(settings: Settings) -> AsyncIterator[ApiServer]:
     yield server
     stop.set()
     await asyncio.wait_for(task, timeout=15)
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium driven by Playwright."""
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
 
 
 @dataclass(frozen=True, slots=True)

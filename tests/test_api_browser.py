@@ -10,27 +10,16 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from rules.worker import WorkerOptions, run_worker
 from telecare.local_broker import LocalBroker
 from telecare.settings import Settings
-from tests.api_helpers import ApiServer, api_server, build_world, client  # noqa: F401 - fixture
+from tests.api_helpers import ApiServer, api_server, browser, build_world, client  # noqa: F401 - fixture
 from tests.conftest import artifacts_dir
 from tests.support import json_bytes, publish_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Debian's Chromium driven by Playwright."""
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture
@@ -51,7 +40,7 @@ async def rules_worker(running_ingest: Settings, db: asyncpg.Connection) -> Asyn
 
 async def test_pendant_press_reaches_console_and_is_handled_by_clicks(
     db: asyncpg.Connection, unique: str, broker: LocalBroker, rules_worker: None, api_server: ApiServer,  # noqa: F811
-    browser: Browser,
+    browser: Browser,  # noqa: F811
 ) -> None:
     world = await build_world(db=db, unique=unique)
     async with client(api_server, world, "provider_a") as provider:

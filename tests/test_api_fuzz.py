@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
+from api.main import create_app
+from bench.api_fuzz import EXCLUDED_OPERATIONS, fuzz_all_roles
 from telecare.settings import Settings
 from tests.api_helpers import World, build_world, free_port, raise_alert
 
@@ -145,3 +148,20 @@ def test_generated_requests_never_fail_the_server(fuzz_api: tuple[str, World]) -
         one_request()
     # The fuzzer reached past the front door: successes and each kind of refusal were all exercised.
     assert {200, 401, 403, 404, 422} <= set(seen_statuses), seen_statuses
+
+
+async def test_schemathesis_every_check_every_operation_every_role(
+    db: asyncpg.Connection, settings: Settings, tmp_path: Path,
+) -> None:
+    # The bounded version (examples and fuzzing, 2 cases per operation and mode); bench/api_fuzz.py runs
+    # every phase, including Schemathesis' coverage phase, with far more cases.
+    results = await fuzz_all_roles(settings=settings, connection=db, max_examples=2, seed=13, report_dir=tmp_path,
+                                   phases="examples,fuzzing")
+    spec = create_app(settings=settings).openapi()
+    documented = [op["operationId"] for item in spec["paths"].values() for op in item.values()]
+    for role, result in results.items():
+        assert result["exit_code"] == 0 and result["failures"] == [], (role, result["output_tail"])
+        assert result["server_errors"] == 0, (role, result["statuses"])
+        # Every operation but the endless stream was exercised, past the front door.
+        assert result["operations"] == len(documented) - len(EXCLUDED_OPERATIONS), (role, result["operations"])
+        assert {"200", "422"} <= set(result["statuses"]), (role, result["statuses"])

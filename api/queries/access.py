@@ -8,17 +8,39 @@ UPDATE api_tokens t SET last_used_at = now()
 FROM api_users u
 WHERE t.token_hash = $1 AND t.user_id = u.user_id AND t.revoked_at IS NULL
   AND (t.expires_at IS NULL OR t.expires_at > now()) AND u.disabled_at IS NULL
-RETURNING u.user_id, u.display_name, u.role,
+RETURNING t.token_id, u.user_id, u.display_name, u.role,
     ARRAY(SELECT org_id FROM user_organisations o WHERE o.user_id = u.user_id ORDER BY org_id) AS org_ids,
     ARRAY(SELECT resident_id FROM reviewer_residents r WHERE r.user_id = u.user_id ORDER BY resident_id)
         AS resident_ids
 """
 
-UPSERT_USER = """
-INSERT INTO api_users (user_id, display_name, role) VALUES ($1, $2, $3)
-ON CONFLICT (user_id) DO UPDATE SET display_name = EXCLUDED.display_name, role = EXCLUDED.role,
-    disabled_at = NULL
+# Which of these tokens are still good, and the scope of their users now (an open stream re-checks this).
+LIVE_TOKENS = """
+SELECT t.token_id, u.role,
+    ARRAY(SELECT org_id FROM user_organisations o WHERE o.user_id = u.user_id ORDER BY org_id) AS org_ids,
+    ARRAY(SELECT resident_id FROM reviewer_residents r WHERE r.user_id = u.user_id ORDER BY resident_id)
+        AS resident_ids
+FROM api_tokens t JOIN api_users u USING (user_id)
+WHERE t.token_id = ANY($1::bigint[]) AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
+  AND u.disabled_at IS NULL
 """
+
+INSERT_USER = "INSERT INTO api_users (user_id, display_name, role) VALUES ($1, $2, $3)"
+
+USER_SCOPE = """
+SELECT u.role, u.disabled_at,
+    ARRAY(SELECT org_id FROM user_organisations o WHERE o.user_id = u.user_id ORDER BY org_id) AS org_ids,
+    ARRAY(SELECT resident_id FROM reviewer_residents r WHERE r.user_id = u.user_id ORDER BY resident_id)
+        AS resident_ids
+FROM api_users u WHERE u.user_id = $1
+FOR UPDATE
+"""
+
+SET_ROLE = "UPDATE api_users SET role = $2 WHERE user_id = $1"
+
+REMOVE_ORGANISATIONS_EXCEPT = "DELETE FROM user_organisations WHERE user_id = $1 AND NOT org_id = ANY($2::text[])"
+
+REMOVE_RESIDENTS_EXCEPT = "DELETE FROM reviewer_residents WHERE user_id = $1 AND NOT resident_id = ANY($2::text[])"
 
 ADD_ORGANISATION = """
 INSERT INTO user_organisations (user_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING

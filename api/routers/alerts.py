@@ -14,24 +14,27 @@ from api import audit
 from api.auth import Principal, Role
 from api.deps import Connection, CurrentPrincipal, client_address, not_found, require_role
 from api.queries import alerts as q
+from api.responses import AUTHENTICATED, error_responses
 from api.schemas import ID_PATTERN, ActionIn, AlertDetail, AlertOut, AlertQueue, CloseIn, HistoryEntry, ReopenIn
 from rules import lifecycle
 
-router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/alerts", tags=["alerts"], responses=AUTHENTICATED)
 
 AlertId = Annotated[int, Path(ge=1, le=2**62)]
 HANDLERS = {Role.OPERATOR, Role.ADMIN}
+ACTION_ERRORS = error_responses(403, 404, 409)
+BODY_ACTION_ERRORS = error_responses(400, 403, 404, 409)
 
 
 @router.get("", operation_id="listAlerts", response_model=AlertQueue)
 async def list_alerts(
     *, principal: CurrentPrincipal, connection: Connection, request: Request,
-    state: Annotated[Literal["open", "closed", "all"], Query(alias="status")] = "open",
-    resident_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
-    org_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
-    condition: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")] = None,
-    max_priority: Annotated[int | None, Query(ge=1, le=9)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    state: Annotated[Literal["open", "closed", "all"], Query(alias="status", description="open: not closed")] = "open",
+    resident_id: Annotated[str | None, Query(pattern=ID_PATTERN, description="one resident's alerts")] = None,
+    org_id: Annotated[str | None, Query(pattern=ID_PATTERN, description="one organisation's alerts")] = None,
+    condition: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$", description="e.g. fall, smoke")] = None,
+    max_priority: Annotated[int | None, Query(ge=1, le=9, description="1 = most urgent only")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="most alerts returned")] = 500,
 ) -> Response:
     """Alerts most urgent first, then oldest first; open ones by default."""
     async with connection.transaction(isolation="repeatable_read", readonly=True):
@@ -48,7 +51,7 @@ async def list_alerts(
     return Response(body, media_type="application/json")
 
 
-@router.get("/{alert_id}", operation_id="getAlert", response_model=AlertDetail)
+@router.get("/{alert_id}", operation_id="getAlert", response_model=AlertDetail, responses=error_responses(404))
 async def get_alert(*, alert_id: AlertId, principal: CurrentPrincipal, connection: Connection,
                     request: Request) -> AlertDetail:
     """One alert and every step of its history."""
@@ -62,7 +65,7 @@ async def get_alert(*, alert_id: AlertId, principal: CurrentPrincipal, connectio
     return AlertDetail(alert=AlertOut.model_validate(dict(row)), history=history)
 
 
-@router.post("/{alert_id}/claim", operation_id="claimAlert", response_model=AlertOut)
+@router.post("/{alert_id}/claim", operation_id="claimAlert", response_model=AlertOut, responses=ACTION_ERRORS)
 async def claim_alert(*, alert_id: AlertId, principal: CurrentPrincipal, connection: Connection,
                       request: Request) -> AlertOut:
     """Take the alert: other operators see it is being handled."""
@@ -72,7 +75,7 @@ async def claim_alert(*, alert_id: AlertId, principal: CurrentPrincipal, connect
                                                    user_id=principal.user_id))
 
 
-@router.post("/{alert_id}/release", operation_id="releaseAlert", response_model=AlertOut)
+@router.post("/{alert_id}/release", operation_id="releaseAlert", response_model=AlertOut, responses=ACTION_ERRORS)
 async def release_alert(*, alert_id: AlertId, principal: CurrentPrincipal, connection: Connection,
                         request: Request) -> AlertOut:
     """Give a claimed alert back to the queue."""
@@ -82,7 +85,8 @@ async def release_alert(*, alert_id: AlertId, principal: CurrentPrincipal, conne
                                                      user_id=principal.user_id))
 
 
-@router.post("/{alert_id}/acknowledge", operation_id="acknowledgeAlert", response_model=AlertOut)
+@router.post("/{alert_id}/acknowledge", operation_id="acknowledgeAlert", response_model=AlertOut,
+             responses=ACTION_ERRORS)
 async def acknowledge_alert(*, alert_id: AlertId, principal: CurrentPrincipal, connection: Connection,
                             request: Request) -> AlertOut:
     """The operator has answered the alarm (the 60 s / 180 s KPI clock stops here)."""
@@ -92,7 +96,8 @@ async def acknowledge_alert(*, alert_id: AlertId, principal: CurrentPrincipal, c
                                                          user_id=principal.user_id))
 
 
-@router.post("/{alert_id}/actions", operation_id="recordAlertAction", response_model=AlertOut)
+@router.post("/{alert_id}/actions", operation_id="recordAlertAction", response_model=AlertOut,
+             responses=BODY_ACTION_ERRORS)
 async def record_alert_action(*, alert_id: AlertId, body: ActionIn, principal: CurrentPrincipal,
                               connection: Connection, request: Request) -> AlertOut:
     """Record a call, a dispatch, an attendance or a note against an acknowledged alert."""
@@ -103,7 +108,7 @@ async def record_alert_action(*, alert_id: AlertId, body: ActionIn, principal: C
                                                            note=body.note))
 
 
-@router.post("/{alert_id}/close", operation_id="closeAlert", response_model=AlertOut)
+@router.post("/{alert_id}/close", operation_id="closeAlert", response_model=AlertOut, responses=BODY_ACTION_ERRORS)
 async def close_alert(*, alert_id: AlertId, body: CloseIn, principal: CurrentPrincipal, connection: Connection,
                       request: Request) -> AlertOut:
     """Close the alert with an outcome code."""
@@ -114,7 +119,7 @@ async def close_alert(*, alert_id: AlertId, body: CloseIn, principal: CurrentPri
                                                    note=body.note))
 
 
-@router.post("/{alert_id}/reopen", operation_id="reopenAlert", response_model=AlertOut)
+@router.post("/{alert_id}/reopen", operation_id="reopenAlert", response_model=AlertOut, responses=BODY_ACTION_ERRORS)
 async def reopen_alert(*, alert_id: AlertId, body: ReopenIn, principal: CurrentPrincipal, connection: Connection,
                        request: Request) -> AlertOut:
     """Put a closed alert back in the queue."""

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Query
 from api import audit
 from api.auth import Role
 from api.deps import Connection, CurrentPrincipal, require_role
+from api.responses import AUTHENTICATED, error_responses
 from api.schemas import ID_PATTERN, AuditEntry
 
-router = APIRouter(prefix="/api/audit", tags=["audit"])
+router = APIRouter(prefix="/api/audit", tags=["audit"], responses=AUTHENTICATED)
 
 
-@router.get("", operation_id="listAuditLog", response_model=list[AuditEntry])
+@router.get("", operation_id="listAuditLog", response_model=list[AuditEntry], responses=error_responses(403))
 async def list_audit_log(
     *, principal: CurrentPrincipal, connection: Connection,
     resident_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,

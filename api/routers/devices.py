@@ -9,9 +9,10 @@ from fastapi import APIRouter, Path, Query, Request
 from api import audit
 from api.deps import Connection, CurrentPrincipal, client_address, not_found
 from api.queries import devices as q
+from api.responses import AUTHENTICATED, error_responses
 from api.schemas import ID_PATTERN, DeviceHealth
 
-router = APIRouter(prefix="/api/devices", tags=["devices"])
+router = APIRouter(prefix="/api/devices", tags=["devices"], responses=AUTHENTICATED)
 
 
 @router.get("", operation_id="listDevices", response_model=list[DeviceHealth])
@@ -29,7 +30,7 @@ async def list_devices(
     return [DeviceHealth.model_validate(dict(row)) for row in rows]
 
 
-@router.get("/{device_id}", operation_id="getDevice", response_model=DeviceHealth)
+@router.get("/{device_id}", operation_id="getDevice", response_model=DeviceHealth, responses=error_responses(404))
 async def get_device(*, device_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@ -]{0,300}$")],
                      principal: CurrentPrincipal, connection: Connection, request: Request) -> DeviceHealth:
     """One device's health."""

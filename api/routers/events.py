@@ -10,19 +10,21 @@ from fastapi import APIRouter, Path, Query, Request
 from api import audit
 from api.deps import Connection, CurrentPrincipal, client_address
 from api.queries import events as event_q
+from api.responses import AUTHENTICATED, error_responses
 from api.routers.residents import visible_resident
-from api.schemas import ID_PATTERN, EventOut
+from api.schemas import ID_PATTERN, EventOut, Moment
 
-router = APIRouter(prefix="/api/residents", tags=["events"])
+router = APIRouter(prefix="/api/residents", tags=["events"], responses=AUTHENTICATED)
 
 ResidentId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
-@router.get("/{resident_id}/events", operation_id="listResidentEvents", response_model=list[EventOut])
+@router.get("/{resident_id}/events", operation_id="listResidentEvents", response_model=list[EventOut],
+            responses=error_responses(404))
 async def list_resident_events(
     *, resident_id: ResidentId, principal: CurrentPrincipal, connection: Connection, request: Request,
-    since: Annotated[datetime | None, Query(description="default: 24 hours before `until`")] = None,
-    until: Annotated[datetime | None, Query(description="default: now")] = None,
+    since: Annotated[Moment | None, Query(description="default: 24 hours before `until`")] = None,
+    until: Annotated[Moment | None, Query(description="default: now")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> list[EventOut]:
     """One resident's events over a period, newest first."""

@@ -9,19 +9,20 @@ from fastapi import APIRouter, Query
 
 from api.auth import Role
 from api.deps import Connection, CurrentPrincipal, not_found, require_role
-from api.schemas import ID_PATTERN, FalseAlarmRate, Kpis
+from api.responses import AUTHENTICATED, error_responses
+from api.schemas import ID_PATTERN, FalseAlarmRate, Kpis, Moment
 from rules.kpi import compute_kpis
 
-router = APIRouter(prefix="/api/kpis", tags=["kpis"])
+router = APIRouter(prefix="/api/kpis", tags=["kpis"], responses=AUTHENTICATED)
 
 READERS = {Role.OPERATOR, Role.PROVIDER, Role.ADMIN}
 
 
-@router.get("", operation_id="getKpis", response_model=Kpis)
+@router.get("", operation_id="getKpis", response_model=Kpis, responses=error_responses(403, 404))
 async def get_kpis(
     *, principal: CurrentPrincipal, connection: Connection,
-    since: Annotated[datetime | None, Query(description="default: 24 hours before `until`")] = None,
-    until: Annotated[datetime | None, Query(description="default: now")] = None,
+    since: Annotated[Moment | None, Query(description="default: 24 hours before `until`")] = None,
+    until: Annotated[Moment | None, Query(description="default: now")] = None,
     org_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
 ) -> Kpis:
     """Acknowledged within 60/180 s, time to close, attendance, outcomes and false-alarm rate per device type."""

@@ -9,15 +9,17 @@ from fastapi import APIRouter, Path, Query
 from api.auth import Role
 from api.deps import Connection, CurrentPrincipal, not_found, require_role
 from api.queries import organisations as q
+from api.responses import AUTHENTICATED, error_responses
 from api.schemas import ID_PATTERN, Organisation
 
-router = APIRouter(prefix="/api/organisations", tags=["organisations"])
+router = APIRouter(prefix="/api/organisations", tags=["organisations"], responses=AUTHENTICATED)
 
 # Reviewers work from assigned residents: organisation-wide counts are not theirs to see.
 READERS = {Role.OPERATOR, Role.PROVIDER, Role.ADMIN}
 
 
-@router.get("", operation_id="listOrganisations", response_model=list[Organisation])
+@router.get("", operation_id="listOrganisations", response_model=list[Organisation],
+            responses=error_responses(403))
 async def list_organisations(*, principal: CurrentPrincipal, connection: Connection,
                              limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[Organisation]:
     """Organisations in the user's scope, with resident and open-alert counts."""
@@ -26,7 +28,8 @@ async def list_organisations(*, principal: CurrentPrincipal, connection: Connect
     return [Organisation.model_validate(dict(row)) for row in rows]
 
 
-@router.get("/{org_id}", operation_id="getOrganisation", response_model=Organisation)
+@router.get("/{org_id}", operation_id="getOrganisation", response_model=Organisation,
+            responses=error_responses(403, 404))
 async def get_organisation(*, org_id: Annotated[str, Path(pattern=ID_PATTERN)], principal: CurrentPrincipal,
                            connection: Connection) -> Organisation:
     """One organisation in the user's scope."""

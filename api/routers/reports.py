@@ -19,15 +19,16 @@ from api import audit
 from api.auth import Principal, Role
 from api.deps import Connection, CurrentPrincipal, State, client_address, not_found, require_role
 from api.queries import organisations as org_q
+from api.responses import AUTHENTICATED, error_responses
 from api.routers.residents import visible_resident
-from api.schemas import ID_PATTERN
+from api.schemas import ID_PATTERN, Day, InputModel, Line, Text
 from models.nightly import ensure_nights, load_resident
 from models.pack import UnknownResidentError
 from models.review import record_decision
 from models.scheme import scheme_view
 from models.service import render_pack
 
-router = APIRouter(prefix="/api/reports", tags=["reports"])
+router = APIRouter(prefix="/api/reports", tags=["reports"], responses=AUTHENTICATED)
 
 ResidentId = Annotated[str, Path(pattern=ID_PATTERN)]
 OrgId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -37,8 +38,8 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 MAX_NIGHTS = 400
 # A chosen baseline may lie up to two years before the period (last year's review, say), no further.
 MAX_BASELINE_LEAD_DAYS = 731
-FIRST = Annotated[date, Query(alias="from", description="first night (the evening's date), inclusive")]
-LAST = Annotated[date, Query(alias="to", description="last night (the evening's date), inclusive")]
+FIRST = Annotated[Day, Query(alias="from", description="first night (the evening's date), inclusive")]
+LAST = Annotated[Day, Query(alias="to", description="last night (the evening's date), inclusive")]
 # Organisation-wide views are for staff who serve the organisation; reviewers work from assigned residents.
 SCHEME_READERS = {Role.OPERATOR, Role.PROVIDER, Role.ADMIN}
 # A care-review decision is the reviewer's or the provider's to record; operators answer alarms.
@@ -98,7 +99,8 @@ class NightOut(BaseModel):
     attendances: int
 
 
-@router.get("/residents/{resident_id}/nights", operation_id="listResidentNights", response_model=list[NightOut])
+@router.get("/residents/{resident_id}/nights", operation_id="listResidentNights", response_model=list[NightOut],
+            responses=error_responses(404))
 async def nights(*, resident_id: ResidentId, first: FIRST, last: LAST, principal: CurrentPrincipal,
                  connection: Connection, state: State, request: Request) -> list[dict[str, Any]]:
     """Nightly summaries for the resident (computed from events and stored the first time they are asked for)."""
@@ -119,11 +121,11 @@ async def nights(*, resident_id: ResidentId, first: FIRST, last: LAST, principal
 @router.get("/residents/{resident_id}/pack", operation_id="getEvidencePack",
             response_class=Response, responses={200: {"content": {
                 "application/json": {}, "text/csv": {}, "text/html": {}, "application/pdf": {}},
-                "description": "The evidence pack in the asked format (docs/evidence.md)"}})
+                "description": "The evidence pack in the asked format (docs/evidence.md)"}, **error_responses(404)})
 async def pack(*, resident_id: ResidentId, first: FIRST, last: LAST, principal: CurrentPrincipal,
                connection: Connection, state: State, request: Request,
                fmt: Annotated[Literal["json", "csv", "html", "pdf"], Query(alias="format")] = "json",
-               baseline_from: date | None = None, baseline_to: date | None = None) -> Response:
+               baseline_from: Day | None = None, baseline_to: Day | None = None) -> Response:
     """The evidence pack for a period, against the previous period and a baseline (default: the one before)."""
     _check_period(first=first, last=last)
     baseline = _baseline(first=first, baseline_from=baseline_from, baseline_to=baseline_to)
@@ -159,7 +161,8 @@ class SchemeRow(BaseModel):
     follow_up_on: str | None
 
 
-@router.get("/organisations/{org_id}/scheme", operation_id="getSchemeView", response_model=list[SchemeRow])
+@router.get("/organisations/{org_id}/scheme", operation_id="getSchemeView", response_model=list[SchemeRow],
+            responses=error_responses(403, 404))
 async def scheme(*, org_id: OrgId, last: LAST, principal: CurrentPrincipal, connection: Connection, state: State,
                  request: Request) -> list[dict[str, Any]]:
     """Every resident of the provider over the recent nights ending `to`: who is stable, who needs a review."""
@@ -180,16 +183,20 @@ async def scheme(*, org_id: OrgId, last: LAST, principal: CurrentPrincipal, conn
     return rows
 
 
-class DecisionIn(BaseModel):
-    """A review decision as submitted."""
+class DecisionIn(InputModel):
+    """A review decision as submitted (unknown fields are refused)."""
 
-    decision: Literal["reduce", "maintain", "reactivate"]
-    criteria: str = Field(min_length=3, max_length=4000)
-    reviewer: str = Field(min_length=1, max_length=200)
-    decided_on: date = Field(ge=EARLIEST, le=LATEST)
-    follow_up_on: date = Field(ge=EARLIEST, le=LATEST)
-    support_from: SupportModel | None = None
-    support_to: SupportModel | None = None
+    decision: Literal["reduce", "maintain", "reactivate"] = Field(
+        description="Reduce the night support, keep it, or bring it back.", examples=["reduce"])
+    criteria: Text = Field(min_length=3, max_length=4000, description="What the decision rests on, in words.",
+                           examples=["no night-time falls or calls in 12 weeks; settles by 23:00"])
+    reviewer: Line = Field(min_length=1, max_length=200, examples=["J. Okafor, social worker"])
+    decided_on: Day = Field(examples=["2026-03-02"])
+    follow_up_on: Day = Field(description="not before `decided_on`", examples=["2026-06-01"])
+    support_from: SupportModel | None = Field(default=None, description="Night support before the decision.",
+                                              examples=["waking_night"])
+    support_to: SupportModel | None = Field(default=None, description="Night support after it.",
+                                            examples=["sleep_in"])
 
 
 class DecisionOut(BaseModel):
@@ -199,7 +206,7 @@ class DecisionOut(BaseModel):
 
 
 @router.post("/residents/{resident_id}/decisions", operation_id="recordReviewDecision", response_model=DecisionOut,
-             status_code=status.HTTP_201_CREATED)
+             status_code=status.HTTP_201_CREATED, responses=error_responses(400, 403, 404))
 async def decide(*, resident_id: ResidentId, body: DecisionIn, principal: CurrentPrincipal, connection: Connection,
                  request: Request) -> DecisionOut:
     """Record a decision (reduce / maintain / reactivate) with its criteria, reviewer and follow-up date."""

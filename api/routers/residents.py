@@ -15,6 +15,7 @@ from api.deps import Connection, CurrentPrincipal, client_address, not_found, re
 from api.queries import alerts as alert_q
 from api.queries import events as event_q
 from api.queries import residents as q
+from api.responses import AUTHENTICATED, error_responses
 from api.schemas import (
     ID_PATTERN,
     AlertOut,
@@ -31,7 +32,7 @@ from api.schemas import (
     ResidentSummary,
 )
 
-router = APIRouter(prefix="/api/residents", tags=["residents"])
+router = APIRouter(prefix="/api/residents", tags=["residents"], responses=AUTHENTICATED)
 
 ResidentId = Annotated[str, Path(pattern=ID_PATTERN)]
 AWAY_SETTERS = {Role.OPERATOR, Role.PROVIDER, Role.ADMIN}
@@ -51,7 +52,8 @@ async def list_residents(
     return [ResidentSummary.model_validate(dict(row)) for row in rows]
 
 
-@router.get("/{resident_id}", operation_id="getResident", response_model=ResidentDetail)
+@router.get("/{resident_id}", operation_id="getResident", response_model=ResidentDetail,
+            responses=error_responses(404))
 async def get_resident(*, resident_id: ResidentId, principal: CurrentPrincipal, connection: Connection,
                        request: Request) -> ResidentDetail:
     """The resident panel: protocol, contacts, devices, away periods, open conditions and alerts, recent events."""
@@ -80,7 +82,7 @@ async def get_resident(*, resident_id: ResidentId, principal: CurrentPrincipal, 
 
 
 @router.post("/{resident_id}/away", operation_id="createAwayPeriod", response_model=AwayPeriod,
-             status_code=status.HTTP_201_CREATED)
+             status_code=status.HTTP_201_CREATED, responses=error_responses(400, 403, 404))
 async def create_away_period(*, resident_id: ResidentId, body: AwayIn, principal: CurrentPrincipal,
                              connection: Connection, request: Request) -> AwayPeriod:
     """Record a planned absence (hospital, family visit): activity rules are held back meanwhile."""
@@ -99,7 +101,7 @@ async def create_away_period(*, resident_id: ResidentId, body: AwayIn, principal
 
 
 @router.post("/{resident_id}/contacts", operation_id="addResidentContact", response_model=Contact,
-             status_code=status.HTTP_201_CREATED)
+             status_code=status.HTTP_201_CREATED, responses=error_responses(400, 403, 404))
 async def add_contact(*, resident_id: ResidentId, body: ContactIn, principal: CurrentPrincipal,
                       connection: Connection, request: Request) -> Contact:
     """Add someone to call for the resident."""
@@ -116,7 +118,8 @@ async def add_contact(*, resident_id: ResidentId, body: ContactIn, principal: Cu
     return Contact.model_validate(dict(row) if row else {})
 
 
-@router.put("/{resident_id}/protocol", operation_id="setResidentProtocol", response_model=Protocol)
+@router.put("/{resident_id}/protocol", operation_id="setResidentProtocol", response_model=Protocol,
+            responses=error_responses(400, 403, 404))
 async def set_protocol(*, resident_id: ResidentId, body: ProtocolIn, principal: CurrentPrincipal,
                        connection: Connection, request: Request) -> Protocol:
     """Replace the resident's response protocol."""

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
 import asyncpg
+import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
@@ -14,9 +15,10 @@ from api import audit
 from api.auth import Principal
 from api.deps import CurrentPrincipal, State, client_address
 from api.live import AlertChange, Subscriber, catch_up, sse_frame
+from api.responses import AUTHENTICATED
 from api.state import ApiState
 
-router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/alerts", tags=["alerts"], responses=AUTHENTICATED)
 
 KEEPALIVE_S = 15.0
 
@@ -61,7 +63,10 @@ async def _events(*, state: ApiState, principal: Principal, subscriber: Subscrib
                 # Keeps proxies from closing an idle stream and lets a dead client be noticed.
                 yield b": keepalive\n\n"
                 continue
-            if change is None:
+            if change is None or subscriber.ended is not None:
+                if subscriber.ended is not None:
+                    # Said once, so the console knows to stop rather than reconnect with the same token.
+                    yield b"event: end\ndata: %s\n\n" % orjson.dumps({"reason": subscriber.ended})
                 return
             # Only catch-up ids can repeat: the feed itself never hands out an id twice.
             if change.history_id in sent:

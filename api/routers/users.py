@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query
 from api.auth import Role
 from api.deps import Connection, CurrentPrincipal, require_role
 from api.queries import access as q
+from api.responses import AUTHENTICATED, error_responses
 from api.schemas import ID_PATTERN, UserAdminView, UserOut
 
-router = APIRouter(prefix="/api/users", tags=["users"])
+router = APIRouter(prefix="/api/users", tags=["users"], responses=AUTHENTICATED)
 
 
 @router.get("/me", operation_id="getCurrentUser", response_model=UserOut)
@@ -21,7 +22,7 @@ async def current_user(*, principal: CurrentPrincipal) -> UserOut:
                    org_ids=list(principal.org_ids), resident_ids=list(principal.resident_ids))
 
 
-@router.get("", operation_id="listUsers", response_model=list[UserAdminView])
+@router.get("", operation_id="listUsers", response_model=list[UserAdminView], responses=error_responses(403))
 async def list_users(*, principal: CurrentPrincipal, connection: Connection,
                      org_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[UserAdminView]:
