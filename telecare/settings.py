@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -23,6 +24,8 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/telecare"
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     mqtt_client_id: str = "telecare-ingest"
+    # The private CA that signed the broker's certificate (deploy/scripts/make_site_ca.sh), for mqtts://.
+    mqtt_ca_file: str = ""
     # Zigbee2MQTT hubs publish under `<z2m_base>/<hub_id>/...` (Z2M's base_topic set per hub).
     z2m_base_topic: str = "z2m"
     # Canonical telecare events arrive on `<canonical_base>/<hub_id>/events`.
@@ -87,6 +90,10 @@ class Settings(BaseSettings):
     def mqtt_tls(self) -> bool:
         """Whether the broker connection uses TLS."""
         return urlsplit(self.mqtt_url).scheme == "mqtts"
+
+    def mqtt_tls_context(self) -> ssl.SSLContext:
+        """The TLS context for the broker: the site's CA when given, else the system's roots."""
+        return ssl.create_default_context(cafile=self.mqtt_ca_file or None)
 
     @property
     def mqtt_username(self) -> str | None:
