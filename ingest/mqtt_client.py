@@ -88,7 +88,8 @@ class PahoReceiver:
             self._settings.mqtt_host,
             self._settings.mqtt_port,
             keepalive=30,
-            clean_start=False,
+            # A session that is not kept (the priority lane) starts clean: it must never be handed a backlog.
+            clean_start=self._settings.mqtt_session_expiry_s == 0,
             properties=properties,
         )
         self._client.loop_start()

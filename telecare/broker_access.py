@@ -23,13 +23,12 @@ from telecare.broker_passwords import (
     write_password_file,
     write_private_file,
 )
+from telecare.settings import PRIORITY_CLIENT_SUFFIX
 from telecare.site import SiteFile
 
 PASSWORD_FILE = "passwd"  # noqa: S105 - a file name, not a password
 ACL_FILE = "acl"
 NEW_CREDENTIALS_FILE = "new-credentials.json"
-# The priority lane (ingest/priority_lane.py) needs a session of its own beside each ingest worker's.
-PRIORITY_SUFFIX = "-priority"
 SERVICE_PREFIX = "telecare-"
 
 
@@ -57,7 +56,8 @@ def service_users(*, ingest_users: Sequence[str]) -> list[str]:
     for user in ingest_users:
         if not user.startswith(SERVICE_PREFIX):
             raise PasswordFileError(f"service user {user!r} must start with {SERVICE_PREFIX!r}")
-        users += [check_user_name(user), check_user_name(user + PRIORITY_SUFFIX)]
+        # The priority lane (ingest/priority_lane.py) has a session of its own beside each worker's.
+        users += [check_user_name(user), check_user_name(user + PRIORITY_CLIENT_SUFFIX)]
     return users
 
 

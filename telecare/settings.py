@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The priority lane's MQTT session is the ingest's client id (and broker user) with this suffix.
+PRIORITY_CLIENT_SUFFIX = "-priority"
 PLACEHOLDER_SECRET = "change-me-dev-only"  # noqa: S105 - the placeholder that must never run in production
 
 
@@ -35,6 +37,11 @@ class Settings(BaseSettings):
     mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     # How many unacknowledged QoS 1 messages the broker may have in flight to us (MQTT 5 Receive Maximum).
     mqtt_receive_maximum: int = Field(default=8000, ge=1, le=65535)
+    # Life-safety alarms also travel on a clean-start live session, so they never wait behind a
+    # backlog queued in the persistent one (ingest/priority_lane.py).
+    priority_lane: bool = True
+    # The lane's broker URL with its own credentials (`<user>-priority`); needed when the broker has users.
+    mqtt_priority_url: str = ""
 
     ingest_batch_max: int = Field(default=2000, ge=1, le=50_000)
     ingest_batch_linger_ms: int = Field(default=25, ge=0, le=5_000)
@@ -50,13 +57,25 @@ class Settings(BaseSettings):
     dev_mode: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("mqtt_url")
+    @field_validator("mqtt_url", "mqtt_priority_url")
     @classmethod
     def _mqtt_url_is_mqtt(cls, value: str) -> str:
         parts = urlsplit(value)
-        if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
-            raise ValueError("TELECARE_MQTT_URL must look like mqtt://host:1883")
+        if value and (parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname):
+            raise ValueError("TELECARE_MQTT_URL and TELECARE_MQTT_PRIORITY_URL must look like mqtt://host:1883")
         return value
+
+    @model_validator(mode="after")
+    def _priority_lane_has_its_own_user(self) -> Settings:
+        # Under the same user the lane would take over the persistent session on a broker that names
+        # sessions after users (deploy/mosquitto/mosquitto.conf), throwing the ingest off in a loop.
+        if self.priority_lane and self.mqtt_username and not self.mqtt_priority_url:
+            raise ValueError(
+                "TELECARE_MQTT_URL has a user name but TELECARE_MQTT_PRIORITY_URL is not set: give the "
+                f"priority lane its own credential (user '{self.mqtt_username}{PRIORITY_CLIENT_SUFFIX}'), "
+                "or set TELECARE_PRIORITY_LANE=false"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

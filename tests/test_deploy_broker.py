@@ -30,7 +30,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from ingest.service import run_ingest
 from telecare.local_broker import LocalBroker, production_config
-from telecare.settings import Settings
+from telecare.settings import Settings, SettingsError, load_settings
 from telecare.site import SiteFile, provision_site
 from tests.support import wait_until
 
@@ -147,8 +147,10 @@ def _event(*, event_id: str, kind: str = "personal_trigger") -> bytes:
 
 def _service_settings(*, secured: SecuredBroker, database_url: str) -> Settings:
     password = quote(secured.passwords[INGEST_USER], safe="")
+    priority = quote(secured.passwords[INGEST_USER + "-priority"], safe="")
     port = secured.broker.port
     return Settings(database_url=database_url, mqtt_url=f"mqtts://{INGEST_USER}:{password}@127.0.0.1:{port}",
+                    mqtt_priority_url=f"mqtts://{INGEST_USER}-priority:{priority}@127.0.0.1:{port}",
                     mqtt_ca_file=str(secured.ca_file), mqtt_client_id=INGEST_USER, dev_mode=True)
 
 
@@ -263,3 +265,11 @@ def test_rotating_a_hub_credential(secured_broker: SecuredBroker) -> None:
         threading.Event().wait(0.1)
     assert (accepted(old), accepted(new)) == (False, True)
     secured_broker.passwords[hub_b] = new
+
+
+def test_a_broker_user_without_a_priority_credential_is_refused() -> None:
+    """Under the ingest's own user the lane would take over its session: the service refuses to start."""
+    with pytest.raises(SettingsError, match="TELECARE_MQTT_PRIORITY_URL"):
+        load_settings(mqtt_url="mqtts://telecare-ingest:secret@broker:8883", dev_mode=True)
+    assert load_settings(mqtt_url="mqtts://telecare-ingest:secret@broker:8883", dev_mode=True,
+                         priority_lane=False).priority_lane is False
