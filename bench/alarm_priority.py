@@ -72,8 +72,8 @@ def _backlog(*, count: int, start: datetime) -> Iterator[tuple[str, bytes]]:
             "device": {"id": "hall-pir", "type": "pir", "location": "hallway"}, "kind": "motion"})
 
 
-def _queue_backlog(*, port: int, count: int) -> float:
-    """Publish the backlog at QoS 1, never more than `_MAX_OUTSTANDING` unacknowledged; seconds taken."""
+def queue_messages(*, port: int, messages: Iterator[tuple[str, bytes]], count: int) -> float:
+    """Publish `count` messages at QoS 1, never more than `_MAX_OUTSTANDING` unacknowledged; seconds taken."""
     acked = [0]
     lock = threading.Condition()
 
@@ -90,8 +90,7 @@ def _queue_backlog(*, port: int, count: int) -> float:
     client.connect("127.0.0.1", port)
     client.loop_start()
     started = time.perf_counter()
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=count // 100 + 600)
-    for sent, (topic, payload) in enumerate(_backlog(count=count, start=start), start=1):
+    for sent, (topic, payload) in enumerate(messages, start=1):
         with lock:
             while sent - acked[0] > _MAX_OUTSTANDING:
                 lock.wait(timeout=1)
@@ -125,10 +124,21 @@ def _press_pendant(*, port: int) -> float:
     return sent_at
 
 
-def _start(*, command: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_service(*, command: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     telecare = shutil.which("telecare") or str(Path(sys.executable).parent / "telecare")
     with log.open("ab") as handle:
         return subprocess.Popen([telecare, command], env=env, stdout=handle, stderr=handle)
+
+
+def stop_services(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every process, then wait for each (SIGKILL one that does not stop in 30 s)."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 async def _wait(connection: asyncpg.Connection, query: str, *, timeout_s: float, what: str,
@@ -153,15 +163,17 @@ async def scenario(*, backlog: int, lane: bool) -> dict[str, Any]:
         try:
             await provision_site(connection=connection, site=_site())
             create_session(port=stack.broker.port, client_id=INGEST_ID, topics=TOPICS)
-            queue_seconds = await asyncio.to_thread(_queue_backlog, port=stack.broker.port, count=backlog)
+            start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=backlog // 100 + 600)
+            queue_seconds = await asyncio.to_thread(queue_messages, port=stack.broker.port,
+                                                    messages=_backlog(count=backlog, start=start), count=backlog)
             env = {**os.environ, "TELECARE_DATABASE_URL": stack.database_url, "TELECARE_MQTT_URL": stack.broker.url,
                    "TELECARE_MQTT_CLIENT_ID": INGEST_ID, "TELECARE_DEV_MODE": "true", "TELECARE_LOG_LEVEL": "INFO",
                    "TELECARE_PRIORITY_LANE": "true" if lane else "false"}
-            processes.append(_start(command="rules", env=env, log=stack.work_dir / "rules.log"))
+            processes.append(start_service(command="rules", env=env, log=stack.work_dir / "rules.log"))
             await _wait(connection, "SELECT count(*) FROM rule_cursors WHERE run = 'live'", timeout_s=60,
                         what="the rules worker's cursor", processes=processes)
             ingest_started = time.time()
-            processes.append(_start(command="ingest", env=env, log=stack.work_dir / "ingest.log"))
+            processes.append(start_service(command="ingest", env=env, log=stack.work_dir / "ingest.log"))
             # "During the drain": 1 s after the first backlog row is committed. A press published while
             # the process is still starting (before any session of it is connected) is part of the backlog.
             drain_started = await _wait(connection, "SELECT count(*) FROM events", timeout_s=120,
@@ -189,13 +201,7 @@ async def scenario(*, backlog: int, lane: bool) -> dict[str, Any]:
                         (stack.work_dir / "ingest.log").read_text(encoding="utf-8", errors="replace").splitlines()
                         if "priority lane" in line][:5]
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_services(processes)
             await connection.close()
     assert counts is not None
     return {
