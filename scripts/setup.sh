@@ -8,6 +8,8 @@ need_apt=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v pg_isready >/dev/null 2>&1 || need_apt+=(postgresql-client)
+# Validates deploy/compose.yaml in the tests (Docker itself cannot run here); systemd-analyze checks the units.
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
