@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
-import ssl
 import threading
 import time
 from collections import deque
@@ -62,7 +61,7 @@ def build_client(*, settings: Settings, client_id: str, manual_ack: bool) -> pah
     if settings.mqtt_username:
         client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
     if settings.mqtt_tls:
-        client.tls_set_context(ssl.create_default_context())
+        client.tls_set_context(settings.mqtt_tls_context())
     client.reconnect_delay_set(min_delay=1, max_delay=30)
     return client
 
@@ -71,7 +70,8 @@ class PahoReceiver:
     """Receives messages into a bounded queue and acknowledges them on request (thread-safe)."""
 
     def __init__(self, *, settings: Settings, on_arrival: Callable[[], None],
-                 on_status: Callable[[str], None], epoch_base: int = 0) -> None:
+                 on_status: Callable[[str], None], epoch_base: int = 0,
+                 watch_session: bool = True) -> None:
         self._settings = settings
         self._on_arrival = on_arrival
         self._on_status = on_status
@@ -86,11 +86,14 @@ class PahoReceiver:
         # keep-alive then, and a connection the broker drops for that is no takeover.
         self._blocked_at = -1e9
         self._client = self._build_client()
-        self._watch = SessionWatch(
-            client=build_client(settings=settings, client_id=f"{settings.mqtt_client_id}-watch-{secrets.token_hex(4)}",
-                                manual_ack=False),
-            host=settings.mqtt_host, port=settings.mqtt_port, on_takeover=self._on_takeover,
-        )
+        self._watch: SessionWatch | None = None
+        if watch_session:
+            self._watch = SessionWatch(
+                client=build_client(settings=settings,
+                                    client_id=f"{settings.mqtt_client_id}-watch-{secrets.token_hex(4)}",
+                                    manual_ack=False),
+                host=settings.mqtt_host, port=settings.mqtt_port, on_takeover=self._on_takeover,
+            )
 
     def _build_client(self) -> paho.Client:
         settings = self._settings
@@ -110,11 +113,13 @@ class PahoReceiver:
             self._settings.mqtt_host,
             self._settings.mqtt_port,
             keepalive=_KEEPALIVE_S,
-            clean_start=False,
+            # A session that is not kept (the priority lane) starts clean: it must never be handed a backlog.
+            clean_start=self._settings.mqtt_session_expiry_s == 0,
             properties=properties,
         )
         self._client.loop_start()
-        self._watch.start()
+        if self._watch is not None:
+            self._watch.start()
 
     def stop(self) -> None:
         """Disconnect cleanly; unacknowledged messages stay with the broker for next time."""
@@ -125,7 +130,8 @@ class PahoReceiver:
             self._epoch += 1
         self._client.disconnect()
         self._client.loop_stop()
-        self._watch.stop()
+        if self._watch is not None:
+            self._watch.stop()
 
     def _on_takeover(self) -> None:
         # Logged loudly by the pipeline, which also counts and records it.
@@ -159,7 +165,7 @@ class PahoReceiver:
         self._on_status("disconnected")
         if not self._closing:
             log.warning("lost the broker connection (%s); reconnecting", reason)
-            if time.monotonic() - self._blocked_at > _KEEPALIVE_S * 2:
+            if self._watch is not None and time.monotonic() - self._blocked_at > _KEEPALIVE_S * 2:
                 self._watch.ingest_connection_lost(reason=reason)
 
     def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:

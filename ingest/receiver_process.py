@@ -89,7 +89,11 @@ def receiver_main(*, settings: Settings, channel: Connection, credit: int, epoch
         statuses.append(name)
         wake()
 
-    receiver = PahoReceiver(settings=settings, on_arrival=wake, on_status=status, epoch_base=epoch_base)
+    # On a broker that authenticates clients, the shipped production config makes the user name the
+    # client id (use_username_as_clientid): a reused id alone cannot take the session, and a watching
+    # connection under the same user would itself take it. The watch is for open brokers.
+    receiver = PahoReceiver(settings=settings, on_arrival=wake, on_status=status, epoch_base=epoch_base,
+                            watch_session=settings.mqtt_username is None)
     credit_limit = credit
     byte_credit = _BYTE_CREDIT
     receiver.start()

@@ -11,12 +11,14 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import CONNECTION_ERRORS, IngestPipeline, backoff_delay, is_transient
+from ingest.priority_lane import run_priority_lane
 from ingest.receiver_process import ReceiverProcess
 from telecare.settings import Settings
 
 log = logging.getLogger(__name__)
 
 REGISTRY_NOTIFY_CHANNEL = "telecare_registry"
+_LANE_START_TIMEOUT_S = 5.0
 
 
 async def _listen_for_registry_changes(*, settings: Settings, pipeline: IngestPipeline,
@@ -82,6 +84,17 @@ async def run_ingest(*, settings: Settings, stop: asyncio.Event,
             # Registrations made from now on reach the cache before messages that depend on them.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(listening.wait(), timeout=30)
+            if settings.priority_lane:
+                # Up before the persistent session starts draining: an alarm pressed during the drain must
+                # not wait. A lane the broker refuses delays the ingest by a few seconds, never stops it.
+                lane_subscribed = asyncio.Event()
+                group.create_task(run_priority_lane(settings=settings, stop=stop, subscribed=lane_subscribed),
+                                  name="ingest-priority-lane")
+                try:
+                    await asyncio.wait_for(lane_subscribed.wait(), timeout=_LANE_START_TIMEOUT_S)
+                except TimeoutError:
+                    log.warning("priority lane not subscribed after %.0f s; ingest starts without waiting",
+                                _LANE_START_TIMEOUT_S)
             client.start()
             log.info("ingest consuming %s", ", ".join(topic for topic, _ in client.subscriptions()))
             group.create_task(pipeline.run(stop=stop), name="ingest-pipeline")

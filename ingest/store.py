@@ -204,3 +204,24 @@ async def record_takeovers(*, connection: asyncpg.Connection, client_id: str, co
         "INSERT INTO ingest_session_takeovers (client_id, takeovers) VALUES ($1, $2) ON CONFLICT (client_id)"
         " DO UPDATE SET last_at = now(), takeovers = ingest_session_takeovers.takeovers + EXCLUDED.takeovers",
         client_id, count)
+# The priority lane stores alarm events only: no registry, no counters, no redelivery bookkeeping
+# (its session is not the one of record). Same conflict rule as every batch: the natural key wins.
+_INSERT_PRIORITY_EVENTS = (
+    f"WITH inserted AS (INSERT INTO events ({', '.join(_EVENT_COLUMNS)})"
+    f" SELECT {', '.join(_EVENT_COLUMNS)} FROM events_staging ORDER BY time"
+    " ON CONFLICT DO NOTHING RETURNING ingest_seq)"
+    f" SELECT count(*) AS stored, max(ingest_seq) AS max_seq, CASE WHEN max(ingest_seq) IS NOT NULL"
+    f" THEN pg_notify('{EVENTS_NOTIFY_CHANNEL}', max(ingest_seq)::text) END AS notified FROM inserted"
+)
+
+
+async def write_priority_events(*, connection: asyncpg.Connection, outcome: BatchOutcome,
+                                registry: Registry) -> int:
+    """Store the outcome's events (and nothing else) at once; returns how many were new."""
+    records = _event_records(outcome, registry)
+    if not records:
+        return 0
+    async with connection.transaction():
+        await connection.copy_records_to_table("events_staging", records=records, columns=_EVENT_COLUMNS)
+        stored = await connection.fetchval(_INSERT_PRIORITY_EVENTS)
+    return int(stored)

@@ -113,22 +113,37 @@ class RulesEngine:
 
     # ---------------------------------------------------------------- events
 
-    async def process_events(self, *, connection: asyncpg.Connection, events: list[StoredEvent]) -> list[AlertChange]:
-        """Apply the rules to a batch of events, in order, firing each resident's due timers first."""
-        if not events:
-            return []
+    async def _batch_for(self, *, connection: asyncpg.Connection, events: list[StoredEvent]) -> Batch:
         resident_ids = sorted({e.resident_id for e in events if e.resident_id})
         await self._rules_for(connection=connection, resident_ids=set(resident_ids))
         hub_keys = sorted({f"hub:{e.hub_id}" for e in events if not e.resident_id})
         device_ids = sorted({e.device_id for e in events})
-        batch = await self._load_batch(
+        return await self._load_batch(
             connection=connection, resident_ids=resident_ids + hub_keys, device_ids=device_ids,
             since=min(e.time for e in events) - timedelta(days=1), until=max(e.time for e in events),
         )
+
+    async def process_events(self, *, connection: asyncpg.Connection, events: list[StoredEvent]) -> list[AlertChange]:
+        """Apply the rules to a batch of events, in order, firing each resident's due timers first."""
+        if not events:
+            return []
+        batch = await self._batch_for(connection=connection, events=events)
         for event in events:
             if event.resident_id:
                 for timer in batch.timers.due(resident_id=event.resident_id, until=event.time):
                     await self._fire(batch=batch, timer=timer)
+            await self._apply_event(batch=batch, event=event)
+        await save_timer_book(connection=connection, run=self.run, book=batch.timers)
+        await self._watch_devices(connection=connection, events=events)
+        return batch.changes
+
+    async def process_alarms(self, *, connection: asyncpg.Connection, events: list[StoredEvent]) -> list[AlertChange]:
+        """Apply alarm events ahead of the stream (rules/alarms_ahead.py): no due timer is fired for them,
+        those keep their turn in the stream."""
+        if not events:
+            return []
+        batch = await self._batch_for(connection=connection, events=events)
+        for event in events:
             await self._apply_event(batch=batch, event=event)
         await save_timer_book(connection=connection, run=self.run, book=batch.timers)
         await self._watch_devices(connection=connection, events=events)

@@ -17,6 +17,7 @@ from datetime import timedelta
 import asyncpg
 
 from rules import engine_queries as q
+from rules.alarms_ahead import applied_ahead
 from rules.alerts import AlertChange
 from rules.engine import RulesEngine, event_from_row
 
@@ -65,10 +66,12 @@ class StreamFollower:
             if not accepted:
                 return 0, []
             self.gaps = {seq: gap for seq, gap in self.gaps.items() if seq > expected}
-            events = [event_from_row(row) for row in accepted]
+            # Alarms already applied ahead of the cursor (rules/alarms_ahead.py) are not applied twice.
+            ahead = await applied_ahead(connection=connection, run=self.run, up_to=accepted[-1]["ingest_seq"])
+            events = [event_from_row(row) for row in accepted if row["ingest_seq"] not in ahead]
             changes = await engine.process_events(connection=connection, events=events)
             await connection.execute(
-                q.ADVANCE_CURSOR, self.run, accepted[-1]["ingest_seq"], max(e.time for e in events)
+                q.ADVANCE_CURSOR, self.run, accepted[-1]["ingest_seq"], max(row["time"] for row in accepted)
             )
             return len(accepted), changes
 

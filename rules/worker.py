@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import asyncpg
 
+from rules.alarms_ahead import apply_alarms_ahead
 from rules.clock import Clock, WallClock
 from rules.engine import RulesEngine
 from rules.escalation import escalate_unclaimed
@@ -105,7 +106,10 @@ async def _engine_loop(*, connection: asyncpg.Connection, options: WorkerOptions
     while not stop.is_set():
         wake.clear()
         while True:
-            consumed, changes = await follower.step(connection=connection, engine=engine)
+            # Alarms first, wherever they are in a backlog; then the next step of the stream.
+            changes = await apply_alarms_ahead(connection=connection, engine=engine, run=options.run)
+            consumed, stream_changes = await follower.step(connection=connection, engine=engine)
+            changes += stream_changes
             for change in changes:
                 log.info("alert %s %s", change.alert_id, change.change)
             if consumed < options.batch_size:

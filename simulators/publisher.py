@@ -87,7 +87,7 @@ class Publisher:
         if settings.mqtt_username:
             self.client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
         if settings.mqtt_tls:
-            self.client.tls_set()
+            self.client.tls_set_context(settings.mqtt_tls_context())
         self.client.on_connect = self._on_connect
         self.client.on_publish = self._on_publish
 

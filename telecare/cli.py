@@ -20,7 +20,8 @@ CommandHandler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, in
 
 # Packages that add subcommands: each has a `cli` module with `register(subparsers)`.
 _COMMAND_MODULES = (
-    "telecare.admin_cli", "telecare.run_cli", "ingest.cli", "simulators.cli", "rules.cli", "api.cli", "models.cli",
+    "telecare.admin_cli", "telecare.broker_cli", "telecare.lifecycle_cli", "telecare.run_cli", "ingest.cli",
+    "simulators.cli", "rules.cli", "api.cli", "models.cli",
 )
 
 

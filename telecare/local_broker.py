@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "local.conf.template"
+_MOSQUITTO_DIR = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto"
+TEMPLATE = _MOSQUITTO_DIR / "local.conf.template"
+PRODUCTION_CONFIG = _MOSQUITTO_DIR / "mosquitto.conf"
 
 
 class BrokerError(RuntimeError):
@@ -52,6 +54,22 @@ def _wait_for_port(*, port: int, timeout_s: float, process: subprocess.Popen[byt
     raise BrokerError(f"mosquitto did not listen on port {port} within {timeout_s} s")
 
 
+def production_config(*, config_dir: Path, data_dir: Path, port: int) -> str:
+    """The shipped production config, changed only where a test must: folders, port, log, user.
+
+    Everything that decides who may connect and what they may do (TLS, no anonymous, passwd, acl,
+    user names as session ids) is used exactly as shipped.
+    """
+    text = PRODUCTION_CONFIG.read_text(encoding="utf-8")
+    if "\nlistener 8883\n" not in text:
+        raise BrokerError("deploy/mosquitto/mosquitto.conf no longer has its 'listener 8883' line")
+    text = (text.replace("/mosquitto/config/", f"{config_dir}/").replace("/mosquitto/data/", f"{data_dir}/")
+            .replace("\nlistener 8883\n", f"\nlistener {port} 127.0.0.1\n")
+            .replace("log_dest stdout", f"log_dest file {data_dir}/mosquitto.log"))
+    # Run as whoever started it (as root it would otherwise switch to the mosquitto user).
+    return text + f"\nuser {getpass.getuser()}\n"
+
+
 @dataclass
 class LocalBroker:
     """One mosquitto process with persistence in `data_dir`; restartable, so sessions survive."""
@@ -59,6 +77,8 @@ class LocalBroker:
     data_dir: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # A whole config to run instead of the local template (e.g. `production_config(...)`).
+    config_text: str | None = None
 
     @property
     def url(self) -> str:
@@ -73,7 +93,7 @@ class LocalBroker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "mosquitto.conf"
         config.write_text(
-            TEMPLATE.read_text(encoding="utf-8").format(
+            self.config_text or TEMPLATE.read_text(encoding="utf-8").format(
                 port=self.port, data_dir=self.data_dir, user=getpass.getuser()
             ),
             encoding="utf-8",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The priority lane's MQTT session is the ingest's client id (and broker user) with this suffix.
+PRIORITY_CLIENT_SUFFIX = "-priority"
 PLACEHOLDER_SECRET = "change-me-dev-only"  # noqa: S105 - the placeholder that must never run in production
 
 
@@ -23,6 +26,8 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/telecare"
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     mqtt_client_id: str = "telecare-ingest"
+    # The private CA that signed the broker's certificate (deploy/scripts/make_site_ca.sh), for mqtts://.
+    mqtt_ca_file: str = ""
     # Zigbee2MQTT hubs publish under `<z2m_base>/<hub_id>/...` (Z2M's base_topic set per hub).
     z2m_base_topic: str = "z2m"
     # Canonical telecare events arrive on `<canonical_base>/<hub_id>/events`.
@@ -32,6 +37,11 @@ class Settings(BaseSettings):
     mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     # How many unacknowledged QoS 1 messages the broker may have in flight to us (MQTT 5 Receive Maximum).
     mqtt_receive_maximum: int = Field(default=8000, ge=1, le=65535)
+    # Life-safety alarms also travel on a clean-start live session, so they never wait behind a
+    # backlog queued in the persistent one (ingest/priority_lane.py).
+    priority_lane: bool = True
+    # The lane's broker URL with its own credentials (`<user>-priority`); needed when the broker has users.
+    mqtt_priority_url: str = ""
 
     ingest_batch_max: int = Field(default=2000, ge=1, le=50_000)
     ingest_batch_linger_ms: int = Field(default=25, ge=0, le=5_000)
@@ -50,13 +60,25 @@ class Settings(BaseSettings):
     dev_mode: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("mqtt_url")
+    @field_validator("mqtt_url", "mqtt_priority_url")
     @classmethod
     def _mqtt_url_is_mqtt(cls, value: str) -> str:
         parts = urlsplit(value)
-        if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
-            raise ValueError("TELECARE_MQTT_URL must look like mqtt://host:1883")
+        if value and (parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname):
+            raise ValueError("TELECARE_MQTT_URL and TELECARE_MQTT_PRIORITY_URL must look like mqtt://host:1883")
         return value
+
+    @model_validator(mode="after")
+    def _priority_lane_has_its_own_user(self) -> Settings:
+        # Under the same user the lane would take over the persistent session on a broker that names
+        # sessions after users (deploy/mosquitto/mosquitto.conf), throwing the ingest off in a loop.
+        if self.priority_lane and self.mqtt_username and not self.mqtt_priority_url:
+            raise ValueError(
+                "TELECARE_MQTT_URL has a user name but TELECARE_MQTT_PRIORITY_URL is not set: give the "
+                f"priority lane its own credential (user '{self.mqtt_username}{PRIORITY_CLIENT_SUFFIX}'), "
+                "or set TELECARE_PRIORITY_LANE=false"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -90,6 +112,10 @@ class Settings(BaseSettings):
     def mqtt_tls(self) -> bool:
         """Whether the broker connection uses TLS."""
         return urlsplit(self.mqtt_url).scheme == "mqtts"
+
+    def mqtt_tls_context(self) -> ssl.SSLContext:
+        """The TLS context for the broker: the site's CA when given, else the system's roots."""
+        return ssl.create_default_context(cafile=self.mqtt_ca_file or None)
 
     @property
     def mqtt_username(self) -> str | None:
