@@ -40,6 +40,8 @@ from telecare.settings import PRIORITY_CLIENT_SUFFIX, Settings
 log = logging.getLogger(__name__)
 
 _BATCH_MAX = 500
+# Alarms are small; a flood of large payloads on alarm topics waits in the receiver, bounded by its byte limits.
+_BATCH_MAX_BYTES = 4 * 1024 * 1024
 _WAIT_S = 1.0
 # The lane's registry copy is refreshed this often (new hubs; Z2M device state for edge detection).
 _REGISTRY_REFRESH_S = 30.0
@@ -111,7 +113,7 @@ class PriorityLane:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._arrived.wait(), timeout=_WAIT_S)
                 self._arrived.clear()
-                raw = self._receiver.take(max_messages=_BATCH_MAX)
+                raw = self._receiver.take(max_messages=_BATCH_MAX, max_bytes=_BATCH_MAX_BYTES)
                 if raw:
                     await self._handle(messages=_inbound(raw))
         finally:
