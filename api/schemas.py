@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rules.habit_summary import HabitSummary
 from rules.lifecycle import ActionCode, Outcome
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
@@ -316,3 +317,30 @@ class Health(_Out):
 
     status: Literal["ok", "unavailable"]
     checks: dict[str, bool] = Field(default_factory=dict)
+
+
+class CarePlanVersion(_Out):
+    """One saved version of a care plan: the whole plan, what changed, who changed it."""
+
+    version: int
+    plan: dict[str, Any]
+    changes: dict[str, Any]
+    changed_by: str
+    source: str
+    changed_at: datetime
+
+
+class CarePlanOut(_Out):
+    """The care plan in force and its history, newest first."""
+
+    resident_id: str
+    version: int | None
+    plan: dict[str, Any]
+    history: list[CarePlanVersion]
+
+
+class HabitsOut(_Out):
+    """What the rules have learnt of a resident's nights, and how sure they are."""
+
+    resident_id: str
+    habits: HabitSummary

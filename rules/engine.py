@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -79,6 +79,8 @@ class RulesEngine:
     priorities: PriorityTable = field(default_factory=lambda: PriorityTable({}))
     residents: dict[str, ResidentRules] = field(default_factory=dict)
     planned: set[tuple[str, str, str]] = field(default_factory=set)
+    # (resident, night) found settled for the night: a cache of what the events say (rules/room_habits.py).
+    settled: set[tuple[str, date]] = field(default_factory=set)
     # A replay plans no daily timer due before its start: what happened before it is not replayed.
     plan_from: datetime | None = None
 

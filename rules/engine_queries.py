@@ -145,3 +145,9 @@ SELECT time, kind FROM events
 WHERE resident_id = $1 AND time >= $2 AND time < $3 AND kind = ANY($4::text[])
 ORDER BY time
 """
+# Signs of life with where they were seen, oldest first: what habits without a bed sensor are read from.
+SIGNS_WITH_PLACE = """
+SELECT time, kind, device_id, location FROM events
+WHERE resident_id = $1 AND time >= $2 AND time < $3 AND kind = ANY($4::text[]) AND NOT is_restore
+ORDER BY time
+"""
