@@ -28,7 +28,6 @@ import asyncpg
 from bench.night_worker import called_nights, care_plan_bed_by, care_plan_for, care_plan_up_by
 from bench.pipeline_feed import feed_messages
 from bench.rules_truth import RaisedAlert, RuleTimes, evaluate
-from rules.config import OUT_OF_BED_LIMIT_KEY, device_silence_for
 from rules.replay import replay_history
 from rules.replay_operator import SimulatedOperator
 from simulators.scenario import ScenarioConfig, scenario_messages, scenario_site
@@ -92,7 +91,7 @@ async def raised_alerts(*, connection: asyncpg.Connection, run: str) -> list[Rai
             continue
         detected = detail.get("detected_at")
         detected_at = datetime.fromisoformat(detected) if isinstance(detected, str) else row["detected_at"]
-        limit = detail.get(OUT_OF_BED_LIMIT_KEY)
+        limit = detail.get(OWN_LIMIT_FIELD)
         alerts.append(RaisedAlert(row["history_id"], row["alert_id"], row["resident_id"], row["condition"],
                                   row["event_time"], detected_at, due_at, device=_device(detail.get("device_id")),
                                   own_limit=timedelta(seconds=limit) if isinstance(limit, int | float) else None))
@@ -104,6 +103,19 @@ def _device(value: object) -> str | None:
     return value if isinstance(value, str) and ":" in value and not value.startswith("hub:") else None
 
 
+# The alert detail field naming a resident's own out-of-bed limit (the alert contract, docs/rules.md).
+OWN_LIMIT_FIELD = "out_of_bed_limit_s"
+# How long each kind of device may stay silent, from the makers' check-in intervals as documented for
+# the service (docs/rules.md): hourly reporters 3 h, smoke, CO and pendants (4-6 h check-ins) 13 h.
+# Written here, not imported: a yardstick imports nothing it judges.
+RARELY_REPORTING = frozenset({"smoke", "co", "gas", "heat", "personal_trigger", "button", "pull_cord"})
+
+
+def documented_silence(*, device_type: str) -> timedelta:
+    """The silence after which the documentation says a device of this type is offline."""
+    return timedelta(hours=13) if device_type in RARELY_REPORTING else timedelta(hours=3)
+
+
 async def device_silences(*, connection: asyncpg.Connection) -> dict[str, dict[str, timedelta]]:
     """Each resident's devices (by friendly name) and the silence after which they count as offline."""
     rows = await connection.fetch(
@@ -111,8 +123,8 @@ async def device_silences(*, connection: asyncpg.Connection) -> dict[str, dict[s
         " WHERE h.resident_id IS NOT NULL")
     silences: dict[str, dict[str, timedelta]] = {}
     for row in rows:
-        silences.setdefault(row["resident_id"], {})[row["friendly_name"]] = device_silence_for(
-            device_type=row["device_type"], configured=None)
+        silences.setdefault(row["resident_id"], {})[row["friendly_name"]] = documented_silence(
+            device_type=row["device_type"])
     return silences
 
 

@@ -151,3 +151,6 @@ SELECT time, kind, device_id, location FROM events
 WHERE resident_id = $1 AND time >= $2 AND time < $3 AND kind = ANY($4::text[]) AND NOT is_restore
 ORDER BY time
 """
+LAST_EVENT_TIME_OF_KIND = """
+SELECT max(time) FROM events WHERE resident_id = $1 AND time <= $2 AND time > $3 AND kind = ANY($4::text[])
+"""

@@ -16,7 +16,7 @@ from rules.config import (
     TEMPERATURE_HYSTERESIS_C,
     ResidentRules,
 )
-from rules.room_habits import settled_for_the_night
+from rules.settling import settled_for_the_night
 from telecare.vocabulary import EventKind
 
 if TYPE_CHECKING:

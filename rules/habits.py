@@ -39,6 +39,9 @@ BEDTIME_FLOOR = timedelta(minutes=60)
 # within three spreads (at least 90 minutes) of their usual rise.
 RISE_SPREADS = 3.0
 RISE_FLOOR = timedelta(minutes=90)
+# ...and never more than two hours before it: a wide spread (weekend lie-ins mixed with weekdays) must
+# not make 05:00 an ordinary morning for someone who usually rises at seven.
+RISE_CEILING = timedelta(hours=2)
 # Up and about at night for as long as on the second-longest of their recent nights (so one incident
 # teaches nothing), and ten minutes more, is this person's own normal for now. Only activity is
 # extended: someone out of bed and still is flagged after `out_of_bed` regardless.
@@ -79,7 +82,12 @@ class Habits:
         centre, spread = _centre_and_spread(self.rises)
         if centre is None:
             return None
-        return centre - max(RISE_FLOOR, RISE_SPREADS * spread)
+        return centre - min(max(RISE_FLOOR, RISE_SPREADS * spread), RISE_CEILING)
+
+    def usual_bedtime(self) -> timedelta | None:
+        """The median bedtime after noon; None if unknown."""
+        centre, _ = _centre_and_spread(self.bedtimes)
+        return centre
 
     def earliest_usual_outing(self) -> timedelta | None:
         """How soon after noon this person may go out for the morning on an ordinary day; None if no habit."""

@@ -10,13 +10,12 @@ door moved and nobody was seen inside for a while after it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from itertools import pairwise
 
 import asyncpg
 
 from rules import engine_queries as q
-from rules.config import EVENING_BEFORE_NIGHT, ResidentRules
 from telecare.vocabulary import EventKind
 
 # Signs that someone is up and about (the bed's "occupied" is not: it is lying down).
@@ -159,24 +158,3 @@ async def has_settled(*, connection: asyncpg.Connection, resident_id: str, has_b
     signs = await load_signs(connection=connection, resident_id=resident_id, since=since, until=until)
     return settled_tonight(signs=signs, bed_signs=[], until=until, has_bed_sensor=False)
 
-
-async def settled_for_the_night(*, connection: asyncpg.Connection, resident: ResidentRules, night: date,
-                                moment: datetime, known: set[tuple[str, date]], leaving_bed: bool = False) -> bool:
-    """Whether, at `moment` of `night`, the person counts as settled: up after that is "up at night".
-
-    Settled once they have been in bed (or quiet after the bedroom) for a while this evening, or in
-    any case from their "in bed by" (by then they should be). `known` remembers the nights already
-    found settled, so an evening of motion does not read the evening again at every event.
-    """
-    key = (resident.resident_id, night)
-    if key in known:
-        return True
-    if moment >= resident.night_clock(night=night, clock=resident.bed_by):
-        return True
-    night_start, _ = resident.night_bounds(night=night)
-    if await has_settled(connection=connection, resident_id=resident.resident_id,
-                         has_bed_sensor=resident.has_bed_sensor, since=night_start - EVENING_BEFORE_NIGHT,
-                         until=moment, leaving_bed=leaving_bed):
-        known.add(key)
-        return True
-    return False

@@ -13,7 +13,8 @@ from rules import engine_queries as q
 from rules.conditions import BED_DEVICE_TYPES, Condition
 from rules.config import BY_THE_DOOR, DOOR_SETTLE, EVENING_BEFORE_NIGHT, OUT_OF_BED_LIMIT_KEY, ResidentRules
 from rules.habits import learn_habits, night_noon
-from rules.room_habits import LIFE_SIGNS, settled_for_the_night
+from rules.room_habits import LIFE_SIGNS
+from rules.settling import settled_for_the_night
 from telecare.vocabulary import EventKind
 
 if TYPE_CHECKING:
