@@ -158,7 +158,8 @@ async def run_accuracy(
                                    resident_ids=sorted(truth), operator=operator)
     timings["replay_s"] = round(monotonic_time.monotonic() - started, 1)
     alerts = await raised_alerts(connection=connection, run=run)
-    times = RuleTimes(up_by=up_by, data_end=until, night_window=config.night_window)
+    # Z2M check-ins are stored, so the replay judges silence on device time as the live service does.
+    times = RuleTimes(up_by=up_by, data_end=until, night_window=config.night_window, silence_watchdog=True)
     called = {resident_id: called_nights(truth=resident, times=times, plan=care_plan_for(
         truth=resident, tz=config.tz, night=config.night_window)) for resident_id, resident in truth.items()}
     report = evaluate(truth=truth, alerts=alerts, device_silence=await device_silences(connection=connection),
