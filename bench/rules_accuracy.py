@@ -18,6 +18,7 @@ import secrets
 import sys
 import tempfile
 import time as monotonic_time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from bench.pipeline_feed import feed_messages
 from bench.rules_truth import RaisedAlert, RuleTimes, evaluate
 from rules.replay import replay_history
 from rules.replay_operator import SimulatedOperator
+from simulators.profile import ProfileRanges
 from simulators.scenario import ScenarioConfig, scenario_messages, scenario_site
 from simulators.truth import ResidentTruth, TruthWriter, load_truth_dir
 from simulators.z2m import Z2mOptions
@@ -131,12 +133,14 @@ async def device_silences(*, connection: asyncpg.Connection) -> dict[str, dict[s
 async def run_accuracy(
     *, connection: asyncpg.Connection, config: ScenarioConfig, truth_dir: Path, settings: Settings,
     run: str, simulate: bool = True, operator: SimulatedOperator | None = DEFAULT_OPERATOR,
+    before_replay: Callable[[asyncpg.Connection, dict[str, ResidentTruth]], Awaitable[None]] | None = None,
 ) -> AccuracyRun:
     """Simulate, ingest, replay and evaluate one scenario in the database behind `connection`.
 
     With `simulate` False the database and `truth_dir` already hold the scenario (a kept run): only
     the replay and the evaluation run again, under the run name `run`. The `operator` closes each
-    alert as a control centre would (None: alerts stay open all replay).
+    alert as a control centre would (None: alerts stay open all replay). `before_replay` changes the
+    stored flat first (a cohort without bed sensors takes them out).
     """
     timings: dict[str, float] = {}
     stats = None
@@ -149,6 +153,8 @@ async def run_accuracy(
                                     messages=scenario_messages(config=config, truth=writer))
         timings["simulate_and_ingest_s"] = round(monotonic_time.monotonic() - started, 1)
     truth = load_truth_dir(directory=truth_dir)
+    if before_replay is not None:
+        await before_replay(connection, truth)
     up_by = await configure_rules(connection=connection, truth=truth)
     since = datetime.fromtimestamp(config.start_epoch, UTC)
     # The simulation ends at the last rise; replaying on past it would read the end of data as a silent flat.
@@ -177,13 +183,14 @@ async def run_accuracy(
 
 def scenario(*, residents: int, days: int, seed: int, incidents_per_month: float, faults_per_month: float,
              prefix: str, start: date | None = None, deterioration_share: float = 0.3,
-             forced: tuple[tuple[int, int, str], ...] = ()) -> ScenarioConfig:
+             forced: tuple[tuple[int, int, str], ...] = (), ranges: ProfileRanges | None = None) -> ScenarioConfig:
     """The simulated scheme, as fast as possible, with device times on every message."""
     return ScenarioConfig(
         seed=seed, residents=residents, days=days, prefix=prefix, org_id=f"{prefix}-org",
         start=start or (datetime.now(UTC).date() - timedelta(days=days + 2)),
         z2m=Z2mOptions(last_seen="iso"), incidents_per_month=incidents_per_month,
         faults_per_month=faults_per_month, forced=forced, deterioration_share=deterioration_share,
+        ranges=ranges or ProfileRanges(),
     )
 
 
