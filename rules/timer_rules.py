@@ -31,6 +31,8 @@ UP_WINDOW_BEFORE_NIGHT_END = timedelta(minutes=60)
 DEFAULT_MORNING_BEFORE_NIGHT_END = timedelta(hours=2)
 # A learnt "in bed by" is never later than this before the night ends: past it, it is a morning matter.
 LEARNT_BED_BY_BEFORE_NIGHT_END = timedelta(hours=3)
+# Before anything is learnt, and with no care plan, "not in bed by" waits this much past the default.
+FIRST_NIGHTS_BED_BY_EXTRA = timedelta(hours=1)
 # How far back the bed mat's last report is looked for when judging whether an outage hid a bedtime.
 BED_REPORT_LOOKBACK = timedelta(days=3)
 
@@ -302,7 +304,10 @@ async def _bed_deadline(*, connection: asyncpg.Connection, resident: ResidentRul
     habits = await learn_habits(connection=connection, resident=resident, night=night, now=now)
     usual = habits.latest_usual_bedtime()
     if usual is None:
-        return configured, {"bed_by": "configured"}
+        # Nothing learnt yet and no care plan: a conservative default, an hour past the usual one, so
+        # a late settler's first nights are not called (recorded homes: in bed at 02:15, window from 23:00).
+        latest = resident.night_bounds(night=night)[1] - LEARNT_BED_BY_BEFORE_NIGHT_END
+        return max(configured, min(configured + FIRST_NIGHTS_BED_BY_EXTRA, latest)), {"bed_by": "default, first nights"}
     latest = resident.night_bounds(night=night)[1] - LEARNT_BED_BY_BEFORE_NIGHT_END
     learnt = min(night_noon(resident=resident, night=night) + usual, latest)
     if learnt <= configured:
