@@ -158,7 +158,11 @@ async def run_accuracy(
     up_by = await configure_rules(connection=connection, truth=truth)
     since = datetime.fromtimestamp(config.start_epoch, UTC)
     # The simulation ends at the last rise; replaying on past it would read the end of data as a silent flat.
-    until = await connection.fetchval("SELECT max(time) FROM events") + timedelta(seconds=1)
+    # Each flat's data ends at its own last rise: the replay stops at the earliest of them, or a flat
+    # whose data ended first would look silent (a hub offline) while the others' mornings go on.
+    until = await connection.fetchval("SELECT min(last) FROM (SELECT max(time) AS last FROM events"
+                                      " WHERE resident_id IS NOT NULL GROUP BY resident_id) AS ends") \
+        + timedelta(seconds=1)
     started = monotonic_time.monotonic()
     summary = await replay_history(connection=connection, run=run, since=since, until=until,
                                    resident_ids=sorted(truth), operator=operator)

@@ -111,7 +111,7 @@ def _outing(*, awake: list[Sign], noon: datetime, after: datetime | None,
 
 
 def settled_tonight(*, signs: list[Sign], bed_signs: list[tuple[datetime, str]], until: datetime,
-                    has_bed_sensor: bool, leaving_bed: bool = False) -> bool:
+                    has_bed_sensor: bool, leaving_bed: bool = False, front_doors: frozenset[str] = frozenset()) -> bool:
     """Whether the person had settled for the night before `until` (signs from the evening on).
 
     With a bed sensor: in bed for `SETTLED_IN_BED` at a stretch (`leaving_bed`: judged for a bed exit
@@ -134,21 +134,22 @@ def settled_tonight(*, signs: list[Sign], bed_signs: list[tuple[datetime, str]],
                 into = None
         return into is not None and until - into >= SETTLED_IN_BED
     elsewhere: datetime | None = None
-    in_bedroom = False
+    in_bedroom = went_out = False
     for sign in [*signs, Sign(at=until, kind="", device_id="", location=None)]:
         if sign.location == _BEDROOM:
             in_bedroom = True
             continue
-        if elsewhere is not None:
+        if elsewhere is not None and not went_out:
             quiet = SETTLED_QUIET_AFTER_BEDROOM if in_bedroom else SLEEP_QUIET
             if sign.at - elsewhere >= quiet:
                 return True
-        elsewhere, in_bedroom = sign.at, False
+        # A quiet spell that starts at the front door is an evening out, not settling.
+        elsewhere, in_bedroom, went_out = sign.at, False, sign.device_id in front_doors
     return False
 
 
 async def has_settled(*, connection: asyncpg.Connection, resident_id: str, has_bed_sensor: bool,
-                      since: datetime, until: datetime, leaving_bed: bool) -> bool:
+                      since: datetime, until: datetime, leaving_bed: bool, front_doors: frozenset[str]) -> bool:
     """Whether the resident had settled for the night between `since` (the evening) and `until`."""
     if has_bed_sensor:
         rows = await connection.fetch(q.BED_EVENTS, resident_id, since, until,
@@ -156,5 +157,5 @@ async def has_settled(*, connection: asyncpg.Connection, resident_id: str, has_b
         return settled_tonight(signs=[], bed_signs=[(row["time"], row["kind"]) for row in rows], until=until,
                                has_bed_sensor=True, leaving_bed=leaving_bed)
     signs = await load_signs(connection=connection, resident_id=resident_id, since=since, until=until)
-    return settled_tonight(signs=signs, bed_signs=[], until=until, has_bed_sensor=False)
+    return settled_tonight(signs=signs, bed_signs=[], until=until, has_bed_sensor=False, front_doors=front_doors)
 

@@ -38,7 +38,7 @@ async def settled_for_the_night(*, connection: asyncpg.Connection, resident: Res
     evening = night_start - EVENING_BEFORE_NIGHT
     settled = await has_settled(connection=connection, resident_id=resident.resident_id,
                                 has_bed_sensor=resident.has_bed_sensor, since=evening, until=moment,
-                                leaving_bed=leaving_bed)
+                                leaving_bed=leaving_bed, front_doors=resident.front_door_devices)
     if not settled and leaving_bed and resident.has_bed_sensor:
         settled = await _into_bed_at_usual_time(connection=connection, resident=resident, night=night,
                                                 evening=evening, moment=moment)

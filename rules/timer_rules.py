@@ -25,10 +25,12 @@ if TYPE_CHECKING:
 PLAN_LATE_LIMIT = timedelta(minutes=10)
 # "Got up" counts from this long before the end of the night.
 UP_WINDOW_BEFORE_NIGHT_END = timedelta(minutes=60)
+# Without a bed sensor, "up" is a sign of them outside the bedroom within this long before "up by".
+UP_SEEN_WITHIN = timedelta(minutes=90)
 # Before anything is learnt, someone up and about (not still) this close to the end of the night is
 # taken to have risen for the day: an early riser's ordinary morning is not an alarm on the first nights.
 # Someone out of bed and still is still called up to the last hour (`UP_WINDOW_BEFORE_NIGHT_END`).
-DEFAULT_MORNING_BEFORE_NIGHT_END = timedelta(hours=2)
+DEFAULT_MORNING_BEFORE_NIGHT_END = timedelta(hours=3)
 # A learnt "in bed by" is never later than this before the night ends: past it, it is a morning matter.
 LEARNT_BED_BY_BEFORE_NIGHT_END = timedelta(hours=3)
 # Before anything is learnt, and with no care plan, "not in bed by" waits this much past the default.
@@ -104,9 +106,15 @@ async def fire_timer(*, engine: RulesEngine, batch: Batch, timer: Timer, detecte
                                                  [EventKind.BED_OCCUPIED.value, EventKind.BED_VACATED.value])
             if last_bed != EventKind.BED_OCCUPIED.value:
                 return
-        elif await connection.fetchval(q.KIND_EXISTS, resident.resident_id,
-                                       night_end - UP_WINDOW_BEFORE_NIGHT_END, timer.due_at, LIFE_SIGNS):
+        elif await connection.fetchval(q.SIGN_AWAY_FROM_BED, resident.resident_id,
+                                       max(night_end - UP_WINDOW_BEFORE_NIGHT_END, timer.due_at - UP_SEEN_WITHIN),
+                                       timer.due_at, LIFE_SIGNS):
+            # Up means seen about outside the bedroom lately: moving in bed (the bedroom PIR) or one
+            # bathroom trip at six and back to bed is not up by nine.
             return
+        elif await _is_out(connection=connection, resident_id=resident.resident_id, doors=resident.front_door_devices,
+                           until=timer.due_at, since=night_end - timedelta(hours=12)):
+            return  # up and gone out early (a morning outing): not "not up"
         condition = Condition.NOT_UP
     else:
         return
@@ -124,7 +132,7 @@ async def _rose_for_the_day(*, connection: asyncpg.Connection, resident: Residen
 
     Judged against their own recent rises when the bed sensor has taught us them: someone up at five
     who usually rises at eight is flagged, someone up at six who usually rises at half past is not.
-    Without them (the first nights, or too few nights with data): up and about from two hours before
+    Without them (the first nights, or too few nights with data): up and about from three hours before
     the end of the night window, or due in its last hour, counts as up for the day.
     """
     night = resident.night_of(moment=timer.armed_at)

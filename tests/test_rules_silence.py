@@ -84,7 +84,8 @@ async def test_backfilled_history_never_reaches_the_live_queue(database_url: str
     stop.set()
     await asyncio.wait_for(worker, timeout=10)
     assert [a["condition"] for a in await alerts_for(db=db, resident=resident, run=run)] == ["smoke"]
-    held = await db.fetch("SELECT condition, reason FROM rule_suppressed WHERE run = $1", run)
+    held = await db.fetch("SELECT condition, reason FROM rule_suppressed WHERE run = $1 AND resident_id = $2",
+                          run, resident)
     # The old press, and what its silence afterwards would have meant three days ago, are all history.
     assert "personal_trigger" in {h["condition"] for h in held}
     assert all(h["reason"].startswith("history") for h in held)
