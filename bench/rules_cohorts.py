@@ -51,6 +51,10 @@ COHORTS: dict[str, tuple[ProfileRanges, bool]] = {
                               wake_mean_min=(8 * 60 + 30, 9 * 60 + 30)), True),
 }
 BED_KINDS = ("bed_occupied", "bed_vacated")
+# Injected into every resident's simulated background, on top of the random ones: (day, kind). Left the
+# flat at night, up and about too long, a pendant, a fall (off the bed and still), a sensor silenced.
+FORCED = ((7, "left_flat_at_night"), (9, "out_of_bed_too_long"), (11, "pendant_press"), (13, "fall"),
+          (15, "device_offline"))
 
 
 async def take_out_bed_sensors(connection: asyncpg.Connection, truth: dict[str, ResidentTruth]) -> None:
@@ -125,7 +129,9 @@ async def run_cohort(*, name: str, ranges: ProfileRanges, bed_sensor: bool, resi
     started = monotonic_time.monotonic()
     async with scratch_database(prefix="cohort") as url:
         config = scenario(residents=residents, days=days, seed=seed, incidents_per_month=incidents_per_month,
-                          faults_per_month=faults_per_month, prefix=f"c{seed}", start=start, ranges=ranges)
+                          faults_per_month=faults_per_month, prefix=f"c{seed}", start=start, ranges=ranges,
+                          forced=tuple((who, day, kind) for who in range(residents) for day, kind in FORCED
+                                       if day < days - 1))
         connection = await asyncpg.connect(url)
         try:
             with tempfile.TemporaryDirectory(prefix=f"cohort-{name}-") as truth_dir:

@@ -133,7 +133,7 @@ async def _rose_for_the_day(*, connection: asyncpg.Connection, resident: Residen
     Judged against their own recent rises when the bed sensor has taught us them: someone up at five
     who usually rises at eight is flagged, someone up at six who usually rises at half past is not.
     Without them (the first nights, or too few nights with data): up and about from three hours before
-    the end of the night window, or due in its last hour, counts as up for the day.
+    the end of the night window (at most its second half), or due in its last hour, is up for the day.
     """
     night = resident.night_of(moment=timer.armed_at)
     if night is None:
@@ -142,10 +142,11 @@ async def _rose_for_the_day(*, connection: asyncpg.Connection, resident: Residen
     earliest_rise = habits.earliest_usual_rise()
     if earliest_rise is not None:
         return timer.armed_at >= night_noon(resident=resident, night=night) + earliest_rise
-    night_end = resident.night_bounds(night=night)[1]
+    night_start, night_end = resident.night_bounds(night=night)
     up_and_about = timer.due_at >= timer.armed_at + resident.out_of_bed_max
-    return timer.due_at >= night_end - UP_WINDOW_BEFORE_NIGHT_END or (
-        up_and_about and timer.armed_at >= night_end - DEFAULT_MORNING_BEFORE_NIGHT_END)
+    # Never more than the second half of the window, however short the night window is.
+    morning_from = max(night_end - DEFAULT_MORNING_BEFORE_NIGHT_END, night_start + (night_end - night_start) / 2)
+    return timer.due_at >= night_end - UP_WINDOW_BEFORE_NIGHT_END or (up_and_about and timer.armed_at >= morning_from)
 
 
 async def _own_out_of_bed_limit(

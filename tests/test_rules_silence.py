@@ -50,7 +50,9 @@ async def test_a_sensor_silent_for_30_hours_is_flagged_in_replay_on_device_time(
     run = f"silence-{unique}"
     await replay_history(connection=db, run=run, since=start, until=start + timedelta(hours=60),
                          resident_ids=[resident])
-    alerts = await db.fetch("SELECT condition, device_id, raised_at, cleared_at FROM alerts WHERE run = $1", run)
+    # (No activity at all in this flat: the activity rules' own calls are not what this test is about.)
+    alerts = await db.fetch("SELECT condition, device_id, raised_at, cleared_at FROM alerts WHERE run = $1"
+                            " AND condition IN ('device_offline', 'hub_offline')", run)
     assert [(a["condition"], a["device_id"]) for a in alerts] == [("device_offline", f"{hub}:hall pir")]
     # Due three hours (an hourly reporter's limit) after it was last heard; cleared when it spoke again.
     last_heard = silent_from - CHECK_IN
