@@ -25,6 +25,7 @@ from api.middleware import SecurityAndMetricsMiddleware
 from api.routers import (
     alerts,
     audit,
+    care_plans,
     devices,
     events,
     health,
@@ -88,7 +89,8 @@ def create_app(*, settings: Settings, options: ApiOptions | None = None) -> Fast
     app.state.api = state
     install_error_handlers(app=app)
     # The live stream comes before the alerts router so `/stream` is not read as an alert id.
-    for module in (stream, alerts, residents, events, devices, organisations, users, kpis, audit, reports, health):
+    for module in (stream, alerts, residents, care_plans, events, devices, organisations, users, kpis, audit, reports,
+                   health):
         app.include_router(module.router)
     mount_docs(app=app)
     static_dir = resources.files("api") / "static"

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from rules.habit_summary import HabitSummary
 from rules.lifecycle import ActionCode, Outcome
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
@@ -416,3 +417,30 @@ class Health(_Out):
     status: Literal["ok", "unavailable"] = Field(description="ok, or unavailable when a check fails.")
     checks: dict[str, bool] = Field(default_factory=dict, description="Each dependency and whether it answered.",
                                     examples=[{"database": True, "broker": True, "live_feed": True}])
+
+
+class CarePlanVersion(_Out):
+    """One saved version of a care plan: the whole plan, what changed, who changed it."""
+
+    version: int
+    plan: dict[str, Any]
+    changes: dict[str, Any]
+    changed_by: str
+    source: str
+    changed_at: datetime
+
+
+class CarePlanOut(_Out):
+    """The care plan in force and its history, newest first."""
+
+    resident_id: str
+    version: int | None
+    plan: dict[str, Any]
+    history: list[CarePlanVersion]
+
+
+class HabitsOut(_Out):
+    """What the rules have learnt of a resident's nights, and how sure they are."""
+
+    resident_id: str
+    habits: HabitSummary

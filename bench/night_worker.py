@@ -6,27 +6,27 @@ the night rules of DOMAIN.md section 4 with the resident's care-plan settings (t
 `bench.rules_accuracy.configure_rules` enters), so a deterioration episode's hour of wandering at 3 a.m.
 is a night that called for a check, as it would be for a waking-night worker, and not a false alarm.
 
-The one learnt habit the rules use to read a night is mirrored here from the truth: telling the morning
-rise from a night exit by the person's own earliest usual rise (`rules.habits`, same constants), since a
-care plan cannot say "up at 05:30 is early for this person". Habits never relax a care-plan limit.
+A yardstick imports nothing it judges: every number here is the care plan's own (written below, as a
+care team would write it from what staff know of the person: the simulator's profile), never a rules/
+or models/ constant, so a wrong constant there cannot be wrong on both sides. The morning rise is told
+from a night exit by the plan's "ordinary mornings from": the person's usual rise less 90 minutes.
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bench.rules_truth import RuleTimes, expectation
-from models.nights import night_window
-from rules.habits import _MAD_TO_SD, HABIT_NIGHTS, MIN_NIGHTS, RISE_FLOOR, RISE_SPREADS
-from rules.timer_rules import UP_WINDOW_BEFORE_NIGHT_END
 from simulators.truth import ResidentTruth
 
 # Incidents that raise an immediate alarm (the night rules' own incidents are read from behaviour).
 ALARM_INCIDENTS = frozenset({"pendant_press", "fall", "smoke", "flood", "cold_flat"})
 _NOON = time(12)
+# The care plan's "ordinary mornings from": up and about this long before the usual rise is still the
+# morning; earlier and not back to bed is a night that calls for a check.
+ORDINARY_EARLY_RISE = timedelta(minutes=90)
 # Each call -> the alert condition that answers it.
 ALERT_FOR_CALL = {"pendant_press": "personal_trigger", "fall": "fall", "smoke": "smoke", "flood": "flood",
                   "cold_flat": "temperature_low", "not_in_bed": "not_in_bed", "out_of_bed": "out_of_bed",
@@ -42,6 +42,27 @@ class CarePlan:
     bed_by: time
     out_of_bed_max: timedelta
     left_flat: timedelta
+    # Minutes after local midnight of the usual rise on a weekday morning, and the weekend lie-in.
+    usual_rise_min: float = 8 * 60
+    weekend_shift_min: float = 0.0
+
+    def ordinary_morning_from(self, *, night_of: date) -> datetime:
+        """From when getting up for the day is an ordinary morning, on the morning after `night_of`."""
+        morning = night_of + timedelta(days=1)
+        minutes = self.usual_rise_min + (self.weekend_shift_min if morning.weekday() >= 5 else 0.0)
+        return datetime.combine(morning, time(0), tzinfo=self.tz) + timedelta(minutes=minutes) - ORDINARY_EARLY_RISE
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    start: datetime
+    end: datetime
+
+
+def night_window(*, night_of: date, start: time, end: time, tz: ZoneInfo) -> _Window:
+    """The night window that opens on the evening of `night_of` (it may end the next morning)."""
+    end_day = night_of + timedelta(days=1) if end <= start else night_of
+    return _Window(start=datetime.combine(night_of, start, tzinfo=tz), end=datetime.combine(end_day, end, tzinfo=tz))
 
 
 def care_plan_up_by(truth: ResidentTruth) -> time:
@@ -67,35 +88,10 @@ def care_plan_bed_by(truth: ResidentTruth) -> time:
 def care_plan_for(*, truth: ResidentTruth, tz: ZoneInfo, night: tuple[time, time]) -> CarePlan:
     """What the night worker follows for one resident: what `configure_rules` enters for the rules."""
     times = RuleTimes()
+    profile = truth.header.get("profile", {})
     return CarePlan(tz=tz, night=night, bed_by=care_plan_bed_by(truth), out_of_bed_max=times.out_of_bed_max,
-                    left_flat=times.left_flat)
-
-
-def _noon(night_of: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(night_of, _NOON, tzinfo=tz)
-
-
-def _after_noon(moment: datetime, night_of: date, tz: ZoneInfo) -> timedelta:
-    # Wall-clock difference in the resident's zone, as the rules measure habits (a DST night as lived).
-    return moment.astimezone(tz).replace(tzinfo=None) - datetime.combine(night_of, _NOON)
-
-
-def _rises(truth: ResidentTruth) -> dict[date, datetime]:
-    """Night (evening date) -> the true final rise that ended it, from the day records (the first day's
-    rise ends the night before the simulated nights begin, which the rules also learn from)."""
-    return {date.fromisoformat(day["date"]) - timedelta(days=1): datetime.fromisoformat(day["rise"])
-            for day in truth.days}
-
-
-def _earliest_usual_rise(*, rises: dict[date, datetime], night_of: date, tz: ZoneInfo) -> timedelta | None:
-    """The earliest ordinary rise after noon, from the true rises of the `HABIT_NIGHTS` nights before."""
-    seconds = [_after_noon(rise, night, tz).total_seconds() for night, rise in rises.items()
-               if night_of - timedelta(days=HABIT_NIGHTS) <= night < night_of]
-    if len(seconds) < MIN_NIGHTS:
-        return None
-    centre = statistics.median(seconds)
-    spread = _MAD_TO_SD * statistics.median(abs(value - centre) for value in seconds)
-    return timedelta(seconds=centre) - max(RISE_FLOOR, RISE_SPREADS * timedelta(seconds=spread))
+                    left_flat=times.left_flat, usual_rise_min=float(profile.get("wake_mean_min", 8 * 60)),
+                    weekend_shift_min=float(profile.get("weekend_shift_min", 0.0)))
 
 
 def _outings(truth: ResidentTruth) -> list[tuple[datetime, datetime]]:
@@ -131,16 +127,11 @@ def called_nights(*, truth: ResidentTruth, plan: CarePlan, times: RuleTimes) -> 
             continue
         note(item.start, item.kind)
     outings = _outings(truth)
-    rises = _rises(truth)
     for night, window in zip(nights, windows, strict=True):
-        noon = _noon(night.night_of, plan.tz)
-        earliest = _earliest_usual_rise(rises=rises, night_of=night.night_of, tz=plan.tz)
+        ordinary_from = plan.ordinary_morning_from(night_of=night.night_of)
 
-        def morning(left: datetime, due: datetime, *, window_end: datetime = window.end,
-                    noon: datetime = noon, earliest: timedelta | None = earliest) -> bool:
-            if earliest is not None:
-                return left >= noon + earliest
-            return due >= window_end - UP_WINDOW_BEFORE_NIGHT_END
+        def morning(left: datetime, _due: datetime, *, ordinary_from: datetime = ordinary_from) -> bool:
+            return left >= ordinary_from
 
         reasons = called.setdefault(night.night_of, [])
         bed_by = datetime.combine(night.night_of + timedelta(days=plan.bed_by < _NOON), plan.bed_by, tzinfo=plan.tz)
@@ -160,7 +151,7 @@ def called_nights(*, truth: ResidentTruth, plan: CarePlan, times: RuleTimes) -> 
             reasons.append("out_of_bed (up for the day early)")
         for out, back in night.door_exits:
             due = out + plan.left_flat
-            after_rise = earliest is not None and out >= noon + earliest  # out for the morning
+            after_rise = out >= ordinary_from  # out for the morning
             if not window.start <= out < window.end or back - out <= plan.left_flat or after_rise:
                 continue
             # Out for the evening, not yet to bed: judged at the care plan's bedtime.

@@ -18,6 +18,7 @@ import secrets
 import sys
 import tempfile
 import time as monotonic_time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -28,9 +29,9 @@ import asyncpg
 from bench.night_worker import called_nights, care_plan_bed_by, care_plan_for, care_plan_up_by
 from bench.pipeline_feed import feed_messages
 from bench.rules_truth import RaisedAlert, RuleTimes, evaluate
-from rules.config import OUT_OF_BED_LIMIT_KEY, device_silence_for
 from rules.replay import replay_history
 from rules.replay_operator import SimulatedOperator
+from simulators.profile import ProfileRanges
 from simulators.scenario import ScenarioConfig, scenario_messages, scenario_site
 from simulators.truth import ResidentTruth, TruthWriter, load_truth_dir
 from simulators.z2m import Z2mOptions
@@ -92,7 +93,7 @@ async def raised_alerts(*, connection: asyncpg.Connection, run: str) -> list[Rai
             continue
         detected = detail.get("detected_at")
         detected_at = datetime.fromisoformat(detected) if isinstance(detected, str) else row["detected_at"]
-        limit = detail.get(OUT_OF_BED_LIMIT_KEY)
+        limit = detail.get(OWN_LIMIT_FIELD)
         alerts.append(RaisedAlert(row["history_id"], row["alert_id"], row["resident_id"], row["condition"],
                                   row["event_time"], detected_at, due_at, device=_device(detail.get("device_id")),
                                   own_limit=timedelta(seconds=limit) if isinstance(limit, int | float) else None))
@@ -104,6 +105,19 @@ def _device(value: object) -> str | None:
     return value if isinstance(value, str) and ":" in value and not value.startswith("hub:") else None
 
 
+# The alert detail field naming a resident's own out-of-bed limit (the alert contract, docs/rules.md).
+OWN_LIMIT_FIELD = "out_of_bed_limit_s"
+# How long each kind of device may stay silent, from the makers' check-in intervals as documented for
+# the service (docs/rules.md): hourly reporters 3 h, smoke, CO and pendants (4-6 h check-ins) 13 h.
+# Written here, not imported: a yardstick imports nothing it judges.
+RARELY_REPORTING = frozenset({"smoke", "co", "gas", "heat", "personal_trigger", "button", "pull_cord"})
+
+
+def documented_silence(*, device_type: str) -> timedelta:
+    """The silence after which the documentation says a device of this type is offline."""
+    return timedelta(hours=13) if device_type in RARELY_REPORTING else timedelta(hours=3)
+
+
 async def device_silences(*, connection: asyncpg.Connection) -> dict[str, dict[str, timedelta]]:
     """Each resident's devices (by friendly name) and the silence after which they count as offline."""
     rows = await connection.fetch(
@@ -111,20 +125,22 @@ async def device_silences(*, connection: asyncpg.Connection) -> dict[str, dict[s
         " WHERE h.resident_id IS NOT NULL")
     silences: dict[str, dict[str, timedelta]] = {}
     for row in rows:
-        silences.setdefault(row["resident_id"], {})[row["friendly_name"]] = device_silence_for(
-            device_type=row["device_type"], configured=None)
+        silences.setdefault(row["resident_id"], {})[row["friendly_name"]] = documented_silence(
+            device_type=row["device_type"])
     return silences
 
 
 async def run_accuracy(
     *, connection: asyncpg.Connection, config: ScenarioConfig, truth_dir: Path, settings: Settings,
     run: str, simulate: bool = True, operator: SimulatedOperator | None = DEFAULT_OPERATOR,
+    before_replay: Callable[[asyncpg.Connection, dict[str, ResidentTruth]], Awaitable[None]] | None = None,
 ) -> AccuracyRun:
     """Simulate, ingest, replay and evaluate one scenario in the database behind `connection`.
 
     With `simulate` False the database and `truth_dir` already hold the scenario (a kept run): only
     the replay and the evaluation run again, under the run name `run`. The `operator` closes each
-    alert as a control centre would (None: alerts stay open all replay).
+    alert as a control centre would (None: alerts stay open all replay). `before_replay` changes the
+    stored flat first (a cohort without bed sensors takes them out).
     """
     timings: dict[str, float] = {}
     stats = None
@@ -137,16 +153,23 @@ async def run_accuracy(
                                     messages=scenario_messages(config=config, truth=writer))
         timings["simulate_and_ingest_s"] = round(monotonic_time.monotonic() - started, 1)
     truth = load_truth_dir(directory=truth_dir)
+    if before_replay is not None:
+        await before_replay(connection, truth)
     up_by = await configure_rules(connection=connection, truth=truth)
     since = datetime.fromtimestamp(config.start_epoch, UTC)
     # The simulation ends at the last rise; replaying on past it would read the end of data as a silent flat.
-    until = await connection.fetchval("SELECT max(time) FROM events") + timedelta(seconds=1)
+    # Each flat's data ends at its own last rise: the replay stops at the earliest of them, or a flat
+    # whose data ended first would look silent (a hub offline) while the others' mornings go on.
+    until = await connection.fetchval("SELECT min(last) FROM (SELECT max(time) AS last FROM events"
+                                      " WHERE resident_id IS NOT NULL GROUP BY resident_id) AS ends") \
+        + timedelta(seconds=1)
     started = monotonic_time.monotonic()
     summary = await replay_history(connection=connection, run=run, since=since, until=until,
                                    resident_ids=sorted(truth), operator=operator)
     timings["replay_s"] = round(monotonic_time.monotonic() - started, 1)
     alerts = await raised_alerts(connection=connection, run=run)
-    times = RuleTimes(up_by=up_by, data_end=until, night_window=config.night_window)
+    # Z2M check-ins are stored, so the replay judges silence on device time as the live service does.
+    times = RuleTimes(up_by=up_by, data_end=until, night_window=config.night_window, silence_watchdog=True)
     called = {resident_id: called_nights(truth=resident, times=times, plan=care_plan_for(
         truth=resident, tz=config.tz, night=config.night_window)) for resident_id, resident in truth.items()}
     report = evaluate(truth=truth, alerts=alerts, device_silence=await device_silences(connection=connection),
@@ -164,13 +187,14 @@ async def run_accuracy(
 
 def scenario(*, residents: int, days: int, seed: int, incidents_per_month: float, faults_per_month: float,
              prefix: str, start: date | None = None, deterioration_share: float = 0.3,
-             forced: tuple[tuple[int, int, str], ...] = ()) -> ScenarioConfig:
+             forced: tuple[tuple[int, int, str], ...] = (), ranges: ProfileRanges | None = None) -> ScenarioConfig:
     """The simulated scheme, as fast as possible, with device times on every message."""
     return ScenarioConfig(
         seed=seed, residents=residents, days=days, prefix=prefix, org_id=f"{prefix}-org",
         start=start or (datetime.now(UTC).date() - timedelta(days=days + 2)),
         z2m=Z2mOptions(last_seen="iso"), incidents_per_month=incidents_per_month,
         faults_per_month=faults_per_month, forced=forced, deterioration_share=deterioration_share,
+        ranges=ranges or ProfileRanges(),
     )
 
 

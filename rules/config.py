@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -38,6 +39,28 @@ EVENING_BEFORE_NIGHT = timedelta(hours=4)
 DOOR_SETTLE = timedelta(seconds=60)
 # ...if it is where a sensor sees someone on their way out; the bed or another room seeing them means in.
 BY_THE_DOOR = frozenset({"hallway", "front_door"})
+# An expected absence starts when the care plan says, give or take: going out this much earlier is it too.
+ABSENCE_EARLY_GRACE = timedelta(minutes=45)
+_WEEKDAY_NUMBERS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedAbsence:
+    """A regular time out in the care plan: local weekdays (0 = Monday) and a span of the day."""
+
+    weekdays: frozenset[int]
+    start: time
+    end: time
+
+    def covers(self, *, local: datetime) -> bool:
+        """Whether a departure at this local time is this expected absence (or its start, a bit early)."""
+        early = (datetime.combine(local.date(), self.start) - ABSENCE_EARLY_GRACE).time()
+        clock = local.time()
+        if local.weekday() not in self.weekdays:
+            return False
+        if early <= self.end:
+            return early <= clock < self.end
+        return clock >= early or clock < self.end
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +90,13 @@ class ResidentRules:
     # may fill in a setting the care plan leaves open, never relax one it sets: a limit the team chose
     # holds even when the person's recent nights run past it (that drift goes to a human review).
     care_plan: frozenset[str] = frozenset()
+    # Regular times out the care plan expects ("out most weekday mornings from 08:30").
+    expected_absences: tuple[ExpectedAbsence, ...] = ()
+
+    def expected_out(self, *, moment: datetime) -> bool:
+        """Whether leaving at `moment` is one of the care plan's expected absences."""
+        local = self.local(moment=moment)
+        return any(absence.covers(local=local) for absence in self.expected_absences)
 
     def local(self, *, moment: datetime) -> datetime:
         """`moment` in the resident's local time."""
@@ -120,7 +150,7 @@ _CONFIG_SQL = """
 SELECT r.resident_id, r.org_id, r.timezone, r.night_start, r.night_end,
        c.out_of_bed_min, c.out_of_bed_max_min, c.left_flat_min, c.bed_by, c.up_by, c.inactivity_min,
        c.temperature_low_c, c.temperature_high_c, c.device_silence_min, c.hub_silence_min,
-       c.battery_low_percent, c.enabled_rules,
+       c.battery_low_percent, c.enabled_rules, COALESCE(c.expected_absences, '[]'::jsonb) AS expected_absences,
        COALESCE(array_agg(d.device_id) FILTER (WHERE d.device_type = 'door' AND d.location = 'front_door'
                                                AND d.removed_at IS NULL), '{}') AS front_doors,
        bool_or(d.device_type IN ('bed_sensor', 'mat') AND d.removed_at IS NULL) AS has_bed
@@ -166,7 +196,18 @@ def _from_row(row: asyncpg.Record) -> ResidentRules:
         has_bed_sensor=bool(row["has_bed"]),
         front_door_devices=frozenset(row["front_doors"]),
         care_plan=frozenset(name for name, column in _CARE_PLAN_COLUMNS.items() if row[column] is not None),
+        expected_absences=_absences(row["expected_absences"]),
     )
+
+
+def _absences(raw: object) -> tuple[ExpectedAbsence, ...]:
+    """The care plan's expected absences as stored (validated on the way in by telecare.care_plan)."""
+    items = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(items, list):
+        return ()
+    return tuple(ExpectedAbsence(weekdays=frozenset(_WEEKDAY_NUMBERS[day] for day in item["days"]),
+                                 start=time.fromisoformat(item["start"]), end=time.fromisoformat(item["end"]))
+                 for item in items)
 
 
 async def load_resident_rules(

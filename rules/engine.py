@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -79,6 +79,15 @@ class RulesEngine:
     priorities: PriorityTable = field(default_factory=lambda: PriorityTable({}))
     residents: dict[str, ResidentRules] = field(default_factory=dict)
     planned: set[tuple[str, str, str]] = field(default_factory=set)
+    # (resident, night) found settled for the night: a cache of what the events say (rules/room_habits.py).
+    settled: set[tuple[str, date]] = field(default_factory=set)
+    # Replays: the devices whose silence can be judged from stored history (they left check-ins);
+    # None judges every watched device (live, where devices.last_seen also counts).
+    silence_judged_for: frozenset[str] | None = None
+    # Live: a condition whose event time is older than this when it is read is history (a backfill, a
+    # recorded home replayed through the broker), not something to send anyone to: it is recorded in
+    # rule_suppressed and never reaches the live queue or the live KPIs. None: no limit (replays).
+    history_limit: timedelta | None = None
     # A replay plans no daily timer due before its start: what happened before it is not replayed.
     plan_from: datetime | None = None
 
@@ -183,6 +192,9 @@ class RulesEngine:
             resident_id=report.resident_id, device_id=report.device_id, condition=Condition(report.condition),
             moment=report.event_time, timezone=resident.timezone if resident else _UTC,
         )
+        if reason is None and not self.replay and self.history_limit is not None \
+                and report.event_time < self.clock.now() - self.history_limit:
+            reason = f"history: event time older than {self.history_limit} when read (backfill or replay)"
         if reason is not None:
             await batch.connection.execute(
                 q.RECORD_SUPPRESSED, self.run, report.event_time, report.resident_id, report.device_id,

@@ -145,3 +145,17 @@ SELECT time, kind FROM events
 WHERE resident_id = $1 AND time >= $2 AND time < $3 AND kind = ANY($4::text[])
 ORDER BY time
 """
+# Signs of life with where they were seen, oldest first: what habits without a bed sensor are read from.
+SIGNS_WITH_PLACE = """
+SELECT time, kind, device_id, location FROM events
+WHERE resident_id = $1 AND time >= $2 AND time < $3 AND kind = ANY($4::text[]) AND NOT is_restore
+ORDER BY time
+"""
+LAST_EVENT_TIME_OF_KIND = """
+SELECT max(time) FROM events WHERE resident_id = $1 AND time <= $2 AND time > $3 AND kind = ANY($4::text[])
+"""
+# Devices that left check-ins in a period: their silence can be judged from stored history.
+DEVICES_CHECKING_IN = """
+SELECT DISTINCT device_id FROM events
+WHERE kind = 'check_in' AND time >= $1 AND time < $2 AND ($3::text[] IS NULL OR resident_id = ANY($3::text[]))
+"""

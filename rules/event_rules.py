@@ -16,6 +16,7 @@ from rules.config import (
     TEMPERATURE_HYSTERESIS_C,
     ResidentRules,
 )
+from rules.settling import settled_for_the_night
 from telecare.vocabulary import EventKind
 
 if TYPE_CHECKING:
@@ -132,7 +133,10 @@ async def _activity(
     # Out of bed too long: armed when the bed is left at night, pushed back by activity elsewhere.
     out_of_bed = timers.get(resident_id=rid, rule="out_of_bed")
     if kind == EventKind.BED_VACATED:
-        if night is not None and out_of_bed is None:
+        # Up from an evening lie-down, before settling for the night, is not "out of bed at night".
+        if night is not None and out_of_bed is None and await settled_for_the_night(
+                connection=batch.connection, resident=resident, night=night, moment=moment, known=engine.settled,
+                leaving_bed=True):
             timers.push_back(resident_id=rid, rule="out_of_bed", subject="", due_at=moment + resident.out_of_bed,
                              armed_at=moment)
     elif kind == EventKind.BED_OCCUPIED:
@@ -155,9 +159,12 @@ async def _activity(
                 event=event, condition=Condition.OUT_OF_BED, subject=subject))
     elif out_of_bed is None and not resident.has_bed_sensor and night is not None and not at_front_door \
             and kind == EventKind.MOTION \
-            and not engine._is_open(batch=batch, subject_key=rid, condition=Condition.OUT_OF_BED):
-        # ...and movement elsewhere at night means the bedroom (and the bed) was left (once: someone
-        # already flagged as up stays one incident until the bedroom sees them again).
+            and not engine._is_open(batch=batch, subject_key=rid, condition=Condition.OUT_OF_BED) \
+            and await settled_for_the_night(connection=batch.connection, resident=resident, night=night,
+                                            moment=moment, known=engine.settled):
+        # ...and movement elsewhere at night, once they had settled, means the bedroom (and the bed) was
+        # left (once: someone already flagged as up stays one incident until the bedroom sees them again).
+        # Before they settle it is their evening, not a night exit.
         timers.push_back(resident_id=rid, rule="out_of_bed", subject="", due_at=moment + resident.out_of_bed,
                          armed_at=moment)
     elif out_of_bed is not None:

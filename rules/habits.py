@@ -1,4 +1,8 @@
-"""A resident's usual bedtime, rise and time up at night, learnt from the bed sensor over recent nights.
+"""A resident's usual bedtime, rise, time up at night and morning outing, learnt from recent nights.
+
+From the bed sensor when it has taught enough nights; otherwise from room activity (rules/room_habits.py:
+the last activity outside the bedroom before a long quiet spell, the first after it), so a home with
+no bed sensor learns too. The regular morning outing is read from the front door either way.
 
 A fixed "in bed by" time calls every night on someone who habitually goes to bed late, and a fixed
 "last hour of the night is the morning rise" misses someone who got up at five and never went back.
@@ -20,6 +24,7 @@ import asyncpg
 
 from rules import engine_queries as q
 from rules.config import EVENING_BEFORE_NIGHT, ResidentRules
+from rules.room_habits import Sign, load_signs, read_night
 from telecare.vocabulary import EventKind
 
 HABIT_NIGHTS = 14
@@ -34,10 +39,21 @@ BEDTIME_FLOOR = timedelta(minutes=60)
 # within three spreads (at least 90 minutes) of their usual rise.
 RISE_SPREADS = 3.0
 RISE_FLOOR = timedelta(minutes=90)
+# ...and never more than two hours before it: a wide spread (weekend lie-ins mixed with weekdays) must
+# not make 05:00 an ordinary morning for someone who usually rises at seven.
+RISE_CEILING = timedelta(hours=2)
 # Up and about at night for as long as on the second-longest of their recent nights (so one incident
 # teaches nothing), and ten minutes more, is this person's own normal for now. Only activity is
 # extended: someone out of bed and still is flagged after `out_of_bed` regardless.
 EXIT_MARGIN = timedelta(minutes=10)
+# A morning outing on at least this many of the recent days is a habit; the earliest usual one is the
+# median less three spreads, at least 45 minutes (someone out at 08:30 most days is not called at 08:05).
+OUTING_DAYS = 5
+OUTING_SPREADS = 3.0
+OUTING_FLOOR = timedelta(minutes=45)
+# Confidence in what was learnt: "high" from this many nights with a rise spread under `STEADY_SPREAD`.
+CONFIDENT_NIGHTS = 10
+STEADY_SPREAD = timedelta(minutes=45)
 _NOON = time(12, 0)
 
 
@@ -49,6 +65,10 @@ class Habits:
     rises: tuple[timedelta, ...]
     # The longest time out of bed (and back) on each night, between bedtime and the final rise.
     longest_exits: tuple[timedelta, ...] = ()
+    # Where bedtimes and rises were read from: "bed_sensor", "room_activity" or "none".
+    source: str = "none"
+    # Each recent morning's first outing through the front door, as time after the noon before.
+    outings: tuple[timedelta, ...] = ()
 
     def latest_usual_bedtime(self) -> timedelta | None:
         """How late after noon this person is usually in bed by, tolerance included; None if unknown."""
@@ -62,8 +82,29 @@ class Habits:
         centre, spread = _centre_and_spread(self.rises)
         if centre is None:
             return None
-        return centre - max(RISE_FLOOR, RISE_SPREADS * spread)
+        return centre - min(max(RISE_FLOOR, RISE_SPREADS * spread), RISE_CEILING)
 
+    def usual_bedtime(self) -> timedelta | None:
+        """The median bedtime after noon; None if unknown."""
+        centre, _ = _centre_and_spread(self.bedtimes)
+        return centre
+
+    def earliest_usual_outing(self) -> timedelta | None:
+        """How soon after noon this person may go out for the morning on an ordinary day; None if no habit."""
+        if len(self.outings) < OUTING_DAYS:
+            return None
+        centre, spread = _centre_and_spread(self.outings)
+        if centre is None:
+            return None
+        return centre - max(OUTING_FLOOR, OUTING_SPREADS * spread)
+
+    def confidence(self) -> str:
+        """How far what was learnt can be trusted: "high", "medium" or "none" (defaults apply)."""
+        nights = min(len(self.bedtimes), len(self.rises))
+        if nights < MIN_NIGHTS:
+            return "none"
+        _, spread = _centre_and_spread(self.rises)
+        return "high" if nights >= CONFIDENT_NIGHTS and spread <= STEADY_SPREAD else "medium"
 
     def usual_longest_exit(self) -> timedelta | None:
         """How long this person has lately been up and about at night, margin included; None if unknown."""
@@ -94,7 +135,42 @@ def _night_date(*, resident: ResidentRules, moment: datetime) -> date:
 async def learn_habits(
     *, connection: asyncpg.Connection, resident: ResidentRules, night: date, now: datetime
 ) -> Habits:
+    """What the `HABIT_NIGHTS` nights before `night` teach, from events before `now` only."""
+    from_bed = await _learn_from_bed(connection=connection, resident=resident, night=night, now=now)
+    first = night - timedelta(days=HABIT_NIGHTS)
+    signs = await load_signs(connection=connection, resident_id=resident.resident_id,
+                             since=night_noon(resident=resident, night=first),
+                             until=min(now, night_noon(resident=resident, night=night)))
+    by_night: dict[date, list[Sign]] = {}
+    for sign in signs:
+        by_night.setdefault(_night_date(resident=resident, moment=sign.at), []).append(sign)
+    evening = _evening_offset(resident=resident)
+    morning_end = _morning_end_offset(resident=resident)
+    settled: list[timedelta] = []
+    rose: list[timedelta] = []
+    outings: list[timedelta] = []
+    for day in sorted(by_night):
+        if day >= night:
+            continue
+        read = read_night(signs=by_night[day], noon=night_noon(resident=resident, night=day),
+                          evening=evening, morning_end=morning_end, front_doors=resident.front_door_devices)
+        if read.settled is not None and read.rose is not None:
+            settled.append(read.settled)
+            rose.append(read.rose)
+        if read.went_out is not None:
+            outings.append(read.went_out)
+    if len(from_bed.bedtimes) >= MIN_NIGHTS or len(settled) < MIN_NIGHTS:
+        return Habits(bedtimes=from_bed.bedtimes, rises=from_bed.rises, longest_exits=from_bed.longest_exits,
+                      source="bed_sensor" if from_bed.bedtimes else "none", outings=tuple(outings))
+    return Habits(bedtimes=tuple(settled), rises=tuple(rose), source="room_activity", outings=tuple(outings))
+
+
+async def _learn_from_bed(
+    *, connection: asyncpg.Connection, resident: ResidentRules, night: date, now: datetime
+) -> Habits:
     """Bedtimes and rises of the `HABIT_NIGHTS` nights before `night`, from bed events before `now`."""
+    if not resident.has_bed_sensor:
+        return Habits(bedtimes=(), rises=())
     first = night - timedelta(days=HABIT_NIGHTS)
     rows = await connection.fetch(
         q.BED_EVENTS, resident.resident_id, night_noon(resident=resident, night=first),
@@ -143,3 +219,9 @@ def _evening_offset(*, resident: ResidentRules) -> timedelta:
     start = datetime.combine(date(2000, 1, 1), resident.night_start) - EVENING_BEFORE_NIGHT
     offset = start - datetime.combine(date(2000, 1, 1), _NOON)
     return offset if offset >= timedelta(0) else offset + timedelta(days=1)
+
+
+def _morning_end_offset(*, resident: ResidentRules) -> timedelta:
+    """Time after noon by which a morning quiet spell must have begun to still be the night's sleep."""
+    end = datetime.combine(date(2000, 1, 2), resident.night_end) + timedelta(hours=3)
+    return min(end - datetime.combine(date(2000, 1, 1), _NOON), timedelta(hours=23))

@@ -29,15 +29,17 @@ class ReplaySummary:
 async def replay_history(
     *, connection: asyncpg.Connection, run: str, since: datetime, until: datetime,
     resident_ids: list[str] | None = None, batch_size: int = 5000,
-    watchdog_every: timedelta = timedelta(minutes=15), silence_watchdog: bool = False,
+    watchdog_every: timedelta = timedelta(minutes=15), silence_watchdog: bool | None = None,
     operator: SimulatedOperator | None = None,
 ) -> ReplaySummary:
     """Process events in [since, until) in event-time order under the run name `run`.
 
-    The silence watchdog is off by default: a Zigbee2MQTT check-in that changes nothing leaves no
-    event (only `devices.last_seen`, which holds today's value, not history's), so judged from stored
-    events alone every motion sensor of a sleeping flat looks dead. Replays still see the hubs' own
-    offline reports (availability, bridge state); silence is judged live, from last_seen.
+    Silence is judged on device time for every device that left check-ins in the replayed period
+    (ingest stores a Zigbee2MQTT report that changes nothing as a `check_in` about hourly), so a
+    backtest shows the no-contact alerts the live service would have raised. A device without any
+    (history stored before check-ins were kept, canonical hubs) is not judged: from its events alone a
+    quiet sensor would look dead. `silence_watchdog` True judges every device, False none. Replays
+    also see the hubs' own offline reports (availability, bridge state).
 
     With an `operator`, every alert is answered and closed on event time as a control centre would,
     so a later incident for the same resident and condition raises an alert of its own.
@@ -49,6 +51,10 @@ async def replay_history(
     await engine.refresh(connection=connection)
     if resident_ids is not None:
         engine.residents = {rid: rules for rid, rules in engine.residents.items() if rid in resident_ids}
+    if silence_watchdog is None:
+        engine.silence_judged_for = frozenset(
+            row["device_id"] for row in await connection.fetch(q.DEVICES_CHECKING_IN, since, until, resident_ids))
+        silence_watchdog = bool(engine.silence_judged_for)
     desk = OperatorDesk(operator=operator, priorities=engine.priorities) if operator is not None else None
     processed = changes = 0
     next_watchdog = since

@@ -13,6 +13,8 @@ from rules import engine_queries as q
 from rules.conditions import BED_DEVICE_TYPES, Condition
 from rules.config import BY_THE_DOOR, DOOR_SETTLE, EVENING_BEFORE_NIGHT, OUT_OF_BED_LIMIT_KEY, ResidentRules
 from rules.habits import learn_habits, night_noon
+from rules.room_habits import LIFE_SIGNS
+from rules.settling import settled_for_the_night
 from telecare.vocabulary import EventKind
 
 if TYPE_CHECKING:
@@ -23,15 +25,18 @@ if TYPE_CHECKING:
 PLAN_LATE_LIMIT = timedelta(minutes=10)
 # "Got up" counts from this long before the end of the night.
 UP_WINDOW_BEFORE_NIGHT_END = timedelta(minutes=60)
+# Without a bed sensor, "up" is a sign of them outside the bedroom within this long before "up by".
+UP_SEEN_WITHIN = timedelta(minutes=90)
+# Before anything is learnt, someone up and about (not still) this close to the end of the night is
+# taken to have risen for the day: an early riser's ordinary morning is not an alarm on the first nights.
+# Someone out of bed and still is still called up to the last hour (`UP_WINDOW_BEFORE_NIGHT_END`).
+DEFAULT_MORNING_BEFORE_NIGHT_END = timedelta(hours=3)
 # A learnt "in bed by" is never later than this before the night ends: past it, it is a morning matter.
 LEARNT_BED_BY_BEFORE_NIGHT_END = timedelta(hours=3)
+# Before anything is learnt, and with no care plan, "not in bed by" waits this much past the default.
+FIRST_NIGHTS_BED_BY_EXTRA = timedelta(hours=1)
 # How far back the bed mat's last report is looked for when judging whether an outage hid a bedtime.
 BED_REPORT_LOOKBACK = timedelta(days=3)
-_LIFE_SIGNS = [k.value for k in (
-    EventKind.MOTION, EventKind.PRESENCE, EventKind.DOOR_OPEN, EventKind.DOOR_CLOSED, EventKind.BED_VACATED,
-    EventKind.APPLIANCE_ON, EventKind.APPLIANCE_OFF, EventKind.CHAIR_OCCUPIED, EventKind.CHAIR_VACATED,
-    EventKind.BUTTON, EventKind.VIBRATION,
-)]
 
 
 async def fire_timer(*, engine: RulesEngine, batch: Batch, timer: Timer, detected_at: datetime) -> None:
@@ -101,9 +106,15 @@ async def fire_timer(*, engine: RulesEngine, batch: Batch, timer: Timer, detecte
                                                  [EventKind.BED_OCCUPIED.value, EventKind.BED_VACATED.value])
             if last_bed != EventKind.BED_OCCUPIED.value:
                 return
-        elif await connection.fetchval(q.KIND_EXISTS, resident.resident_id,
-                                       night_end - UP_WINDOW_BEFORE_NIGHT_END, timer.due_at, _LIFE_SIGNS):
+        elif await connection.fetchval(q.SIGN_AWAY_FROM_BED, resident.resident_id,
+                                       max(night_end - UP_WINDOW_BEFORE_NIGHT_END, timer.due_at - UP_SEEN_WITHIN),
+                                       timer.due_at, LIFE_SIGNS):
+            # Up means seen about outside the bedroom lately: moving in bed (the bedroom PIR) or one
+            # bathroom trip at six and back to bed is not up by nine.
             return
+        elif await _is_out(connection=connection, resident_id=resident.resident_id, doors=resident.front_door_devices,
+                           until=timer.due_at, since=night_end - timedelta(hours=12)):
+            return  # up and gone out early (a morning outing): not "not up"
         condition = Condition.NOT_UP
     else:
         return
@@ -121,7 +132,8 @@ async def _rose_for_the_day(*, connection: asyncpg.Connection, resident: Residen
 
     Judged against their own recent rises when the bed sensor has taught us them: someone up at five
     who usually rises at eight is flagged, someone up at six who usually rises at half past is not.
-    Without them, up and about in the last hour of the night window counts as up for the day.
+    Without them (the first nights, or too few nights with data): up and about from three hours before
+    the end of the night window (at most its second half), or due in its last hour, is up for the day.
     """
     night = resident.night_of(moment=timer.armed_at)
     if night is None:
@@ -130,7 +142,11 @@ async def _rose_for_the_day(*, connection: asyncpg.Connection, resident: Residen
     earliest_rise = habits.earliest_usual_rise()
     if earliest_rise is not None:
         return timer.armed_at >= night_noon(resident=resident, night=night) + earliest_rise
-    return timer.due_at >= resident.night_bounds(night=night)[1] - UP_WINDOW_BEFORE_NIGHT_END
+    night_start, night_end = resident.night_bounds(night=night)
+    up_and_about = timer.due_at >= timer.armed_at + resident.out_of_bed_max
+    # Never more than the second half of the window, however short the night window is.
+    morning_from = max(night_end - DEFAULT_MORNING_BEFORE_NIGHT_END, night_start + (night_end - night_start) / 2)
+    return timer.due_at >= night_end - UP_WINDOW_BEFORE_NIGHT_END or (up_and_about and timer.armed_at >= morning_from)
 
 
 async def _own_out_of_bed_limit(
@@ -157,25 +173,37 @@ async def _left_flat_deadline(
     """For a due left-the-flat timer: True to raise now, False if it is no night outing, or a later due time.
 
     The night window is the same for everyone; this person's own night runs from their usual bedtime
-    to their usual rise. Gone out after their ordinary rise: out for the morning. Gone out before
-    they have been to bed and before their usual bedtime: out for the evening, judged at that bedtime.
+    to their usual rise. Gone out after their ordinary rise, at their regular morning outing or at a
+    time the care plan expects them out: out for the morning. Gone out before they had settled and
+    before their usual bedtime: out for the evening, judged at that bedtime.
     """
     night = resident.night_of(moment=timer.armed_at)
     if night is None or timer.detail.get("postponed_to_usual_bedtime"):
         return True
+    if resident.expected_out(moment=timer.armed_at):
+        return False  # an outing the care plan expects ("out most weekday mornings from 08:30")
     habits = await learn_habits(connection=connection, resident=resident, night=night, now=timer.armed_at)
     noon = night_noon(resident=resident, night=night)
     earliest_rise = habits.earliest_usual_rise()
+    earliest_outing = habits.earliest_usual_outing()
     if earliest_rise is not None and timer.armed_at >= noon + earliest_rise:
         return False
+    if earliest_outing is not None and timer.armed_at >= noon + earliest_outing:
+        return False  # their regular morning outing, learnt from the front door
+    _, night_end = resident.night_bounds(night=night)
+    if earliest_rise is None and timer.armed_at >= night_end - UP_WINDOW_BEFORE_NIGHT_END:
+        return False  # nothing learnt yet: the last hour of the night is taken as the morning
     # The evening ends at the care plan's "in bed by" when the team set one, else at the usual bedtime.
     usual_bedtime = (resident.night_clock(night=night, clock=resident.bed_by) - noon if "bed_by" in resident.care_plan
                      else habits.latest_usual_bedtime())
     if usual_bedtime is None or noon + usual_bedtime <= timer.due_at:
         return True
     night_start, _ = resident.night_bounds(night=night)
+    # Been to bed (even briefly), or settled in the bedroom where no bed sensor says so: a night departure.
     been_to_bed = await connection.fetchval(q.KIND_EXISTS, resident.resident_id, night_start - EVENING_BEFORE_NIGHT,
-                                            timer.due_at, [EventKind.BED_OCCUPIED.value])
+                                            timer.due_at, [EventKind.BED_OCCUPIED.value]) \
+        or await settled_for_the_night(connection=connection, resident=resident, night=night, moment=timer.armed_at,
+                                       known=set())
     return True if been_to_bed else noon + usual_bedtime
 
 
@@ -217,14 +245,14 @@ async def _bedtime_unheard(
     # outage was followed by getting up, and getting into bed again would have been heard, so the rule
     # judges (a short evening blip must not silence it for the night).
     return not await connection.fetchval(q.SIGN_AWAY_FROM_BED, resident.resident_id, outages[-1]["time"], until,
-                                         _LIFE_SIGNS)
+                                         LIFE_SIGNS)
 
 
 async def _last_sign(
     *, connection: asyncpg.Connection, resident_id: str, until: datetime, since: datetime
 ) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await connection.fetchrow(
-        q.LAST_ACTIVITY, resident_id, until, since, [*_LIFE_SIGNS, "bed_occupied"])
+        q.LAST_ACTIVITY, resident_id, until, since, [*LIFE_SIGNS, "bed_occupied"])
     return row
 
 
@@ -235,7 +263,7 @@ async def _is_out(
     if not doors:
         return False
     rows = await connection.fetch(q.SIGNS_SINCE_LAST_DOOR, resident_id, until, since,
-                                  [*_LIFE_SIGNS, EventKind.BED_OCCUPIED.value], list(doors))
+                                  [*LIFE_SIGNS, EventKind.BED_OCCUPIED.value], list(doors))
     if not rows or rows[0]["device_id"] not in doors:
         return False
     door_at = rows[0]["time"]
@@ -285,7 +313,10 @@ async def _bed_deadline(*, connection: asyncpg.Connection, resident: ResidentRul
     habits = await learn_habits(connection=connection, resident=resident, night=night, now=now)
     usual = habits.latest_usual_bedtime()
     if usual is None:
-        return configured, {"bed_by": "configured"}
+        # Nothing learnt yet and no care plan: a conservative default, an hour past the usual one, so
+        # a late settler's first nights are not called (recorded homes: in bed at 02:15, window from 23:00).
+        latest = resident.night_bounds(night=night)[1] - LEARNT_BED_BY_BEFORE_NIGHT_END
+        return max(configured, min(configured + FIRST_NIGHTS_BED_BY_EXTRA, latest)), {"bed_by": "default, first nights"}
     latest = resident.night_bounds(night=night)[1] - LEARNT_BED_BY_BEFORE_NIGHT_END
     learnt = min(night_noon(resident=resident, night=night) + usual, latest)
     if learnt <= configured:

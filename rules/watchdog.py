@@ -21,7 +21,8 @@ async def check_silence(*, engine: RulesEngine, connection: asyncpg.Connection, 
     """Open no-contact conditions for silent hubs and devices; clear the ones heard from again."""
     from datetime import timedelta  # noqa: PLC0415
 
-    devices = await connection.fetch(q.WATCHED_DEVICES, engine.run, not engine.replay)
+    devices = [device for device in await connection.fetch(q.WATCHED_DEVICES, engine.run, not engine.replay)
+               if engine.silence_judged_for is None or device["device_id"] in engine.silence_judged_for]
     open_rows = await connection.fetch(q.OPEN_NO_CONTACT, engine.run)
     open_keys = {(r["subject_key"], r["condition"], r["subject"]): r for r in open_rows}
     by_hub: dict[str, list[asyncpg.Record]] = defaultdict(list)

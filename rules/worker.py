@@ -41,6 +41,8 @@ class WorkerOptions:
     # Timers fire this long after due, so events still inside ingest can cancel them first.
     ingest_lag_s: float = 2.0
     batch_size: int = 2000
+    # Conditions older than this (event time) when read are history, kept out of the live queue.
+    history_limit_s: float = 24 * 3600.0
 
 
 async def acquire_run_lock(*, connection: asyncpg.Connection, run: str, retry_s: float,
@@ -98,7 +100,8 @@ async def _hold_lock(*, connection: asyncpg.Connection, stop: asyncio.Event) -> 
 async def _engine_loop(*, connection: asyncpg.Connection, options: WorkerOptions, stop: asyncio.Event,
                        wake: asyncio.Event, clock: Clock) -> None:
     """Stream, timers, watchdog and escalation in one sequence, so they never race each other."""
-    engine = RulesEngine(run=options.run, clock=clock, replay=False)
+    engine = RulesEngine(run=options.run, clock=clock, replay=False,
+                         history_limit=timedelta(seconds=options.history_limit_s))
     follower = StreamFollower(run=options.run, batch_size=options.batch_size)
     await follower.ensure_cursor(connection=connection, start_at_end=True)
     await engine.refresh(connection=connection)

@@ -72,6 +72,7 @@ DEFAULT_MODEL: dict[DeviceType, str] = {
     DeviceType.BED_SENSOR: "SPM915",
     DeviceType.CHAIR_SENSOR: "SPM915",
     DeviceType.VIBRATION: "DJT11LM",
+    DeviceType.TOILET_FLUSH: "DJT11LM",
     DeviceType.TEMPERATURE: "WSDCGQ11LM",
     DeviceType.PLUG: "TS011F_plug_1",
 }

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simulators.layout import MODELS, HomeLayout, device
 from telecare.vocabulary import DeviceType, Location
@@ -71,6 +71,38 @@ class Mapping(_Strict):
     clear_after_s: float = Field(default=90.0, ge=0)
     # Sensors in the log that the mapping leaves out are skipped (and counted) unless this is false.
     ignore_unknown_sensors: bool = True
+
+    @model_validator(mode="after")
+    def _one_device_per_sensor(self) -> Mapping:
+        seen: dict[str, str] = {}
+        for key, sensor in self.sensors.items():
+            if sensor.friendly_name in seen:
+                raise ValueError(f"sensors {seen[sensor.friendly_name]!r} and {key!r} both map to"
+                                 f" {sensor.friendly_name!r}: they would merge into one device")
+            seen[sensor.friendly_name] = key
+        return self
+
+    def sensor_for(self, recorded: str) -> SensorMapping | None:
+        """The mapping for a recorded sensor id ("Name/Type/Place" or "Name"): the most specific key
+        that the mapping has, of "Name/Type/Place", "Name/Place" and "Name"."""
+        parts = recorded.split("/")
+        for key in (recorded, f"{parts[0]}/{parts[-1]}", parts[0]):
+            if key in self.sensors:
+                return self.sensors[key]
+        return None
+
+    def check_recorded(self, *, sensor_ids: set[str]) -> None:
+        """Refuse a mapping that would merge sensors: a name-only key used by one name in several places."""
+        places: dict[str, set[str]] = {}
+        for recorded in sensor_ids:
+            name = recorded.split("/")[0]
+            if name in self.sensors and f"{name}/{recorded.split('/')[-1]}" not in self.sensors \
+                    and recorded not in self.sensors:
+                places.setdefault(name, set()).add(recorded)
+        for name, ids in places.items():
+            if len(ids) > 1:
+                raise MappingError(f"sensor name {name!r} is recorded as {sorted(ids)}: key the mapping by"
+                                   f" place (e.g. {sorted(ids)[0]!r}) so they stay separate devices")
 
     def layout(self, *, hub_id: str | None = None) -> HomeLayout:
         """The devices the replayed home has."""

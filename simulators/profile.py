@@ -25,6 +25,9 @@ class ProfileRanges:
     visits_per_day: tuple[float, float] = (0.05, 0.4)
     kettle_per_day: tuple[float, float] = (2.0, 6.0)
     day_bathroom_visits: tuple[float, float] = (3.0, 6.0)
+    # Someone who goes out every weekday morning (and most weekend ones) this many minutes after
+    # rising; None: nobody does (drawn only when set, so other scenarios stay as they were).
+    morning_outing_after_rise_min: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,8 @@ class ResidentProfile:
     day_bathroom_visits: float
     lunch_probability: float
     flat_temperature_c: float
+    # Minutes after rising of the daily morning outing; 0: none.
+    morning_outing_after_rise_min: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         """The parameters, for the truth file's header."""
@@ -72,6 +77,8 @@ def draw_profile(*, rng: random.Random, ranges: ProfileRanges) -> ResidentProfil
         day_bathroom_visits=pick(ranges.day_bathroom_visits),
         lunch_probability=rng.uniform(0.5, 0.95),
         flat_temperature_c=rng.uniform(19.0, 22.5),
+        morning_outing_after_rise_min=pick(ranges.morning_outing_after_rise_min)
+        if ranges.morning_outing_after_rise_min is not None else 0.0,
     )
 
 

@@ -79,8 +79,14 @@ def read_intervals(*, path: Path, report: ParseReport) -> list[Interval]:
         if end < start:
             report.skip(line=number, text=raw, reason="end before start")
             continue
-        intervals.append(Interval(start, end, parts[2]))
+        intervals.append(Interval(start, end, sensor_key(parts[2:5])))
     return intervals
+
+
+def sensor_key(columns: list[str]) -> str:
+    """A recorded sensor's id: its name, with its type and place when the log gives them
+    ("Door/PIR/Bedroom"), so two sensors that share a name in different places stay two devices."""
+    return "/".join(column.strip() for column in columns if column.strip())
 
 
 def read_casas(*, path: Path, report: ParseReport) -> tuple[list[Reading], list[Interval]]:
@@ -174,7 +180,7 @@ def readings_to_stimuli(
     out: list[Stimulus] = []
     motion_on: dict[str, float] = {}
     for reading in sorted(readings, key=lambda item: item.at):
-        sensor = mapping.sensors.get(reading.sensor)
+        sensor = mapping.sensor_for(reading.sensor)
         if sensor is None:
             unknown[reading.sensor] = unknown.get(reading.sensor, 0) + 1
             continue
@@ -320,6 +326,7 @@ def plan_replay(
             _, label_intervals = read_casas(path=labels, report=label_report)
     if not readings:
         raise ValueError(f"{sensors}: no readings")
+    mapping.check_recorded(sensor_ids={reading.sensor for reading in readings})
     last = max(reading.at for reading in readings)
     chosen = shift if shift is not None else whole_weeks_before(last=last, tz=tz, now=now)
     unknown: dict[str, int] = {}

@@ -146,6 +146,10 @@ def _daytime(
     ):
         line.add(Stay(cursor, cursor + minutes * 60, place, kettle=kettle), gap=0)
         cursor += minutes * 60
+    if profile.morning_outing_after_rise_min > 0 and (day.weekday() < 5 or rng.random() < 0.5):
+        # The daily morning outing (a walk, the paper, a day centre): out a while after rising.
+        out_at = max(cursor, rise + (profile.morning_outing_after_rise_min + rng.uniform(-8, 8)) * 60)
+        line.add(Stay(out_at, out_at + rng.uniform(60, 150) * 60, Place.OUT), gap=0)
     evening_bedroom = bedtime - rng.uniform(2, 6) * 60
     evening_bathroom = evening_bedroom - rng.uniform(5, 12) * 60
     line.add(Stay(evening_bedroom, bedtime, Place.BEDROOM), gap=0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import time
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,6 +11,7 @@ import asyncpg
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from telecare.care_plan import CarePlan, NightWindow, apply_care_plan
 from telecare.vocabulary import DeviceType, Location
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
@@ -42,13 +42,6 @@ class SiteOrganisation(_Strict):
         return value
 
 
-class NightWindow(_Strict):
-    """The resident's night, in their local time; it may cross midnight."""
-
-    start: time = time(22, 0)
-    end: time = time(7, 0)
-
-
 class SiteDevice(_Strict):
     """One sensor on a hub, by the name the hub publishes it under."""
 
@@ -75,6 +68,8 @@ class SiteResident(_Strict):
     flat: str | None = None
     timezone: str | None = None
     night_window: NightWindow = Field(default_factory=NightWindow)
+    # In bed by, up by, out-of-bed limit, expected absences: what the care team decided (versioned).
+    care_plan: CarePlan | None = None
     hubs: list[SiteHub] = Field(default_factory=list)
 
 
@@ -103,7 +98,7 @@ def load_site_file(*, path: Path) -> SiteFile:
 async def provision_site(*, connection: asyncpg.Connection, site: SiteFile) -> dict[str, int]:
     """Create or update everything the site file declares; returns counts of what it touched."""
     org = site.organisation
-    counts = {"residents": 0, "hubs": 0, "devices": 0}
+    counts = {"residents": 0, "hubs": 0, "devices": 0, "care_plan_versions": 0}
     async with connection.transaction():
         await connection.execute(
             "INSERT INTO organisations (org_id, name, timezone) VALUES ($1, $2, $3)"
@@ -121,6 +116,11 @@ async def provision_site(*, connection: asyncpg.Connection, site: SiteFile) -> d
                 resident.night_window.start, resident.night_window.end,
             )
             counts["residents"] += 1
+            if resident.care_plan is not None:
+                version, _changes = await apply_care_plan(
+                    connection=connection, resident_id=resident.id, plan=resident.care_plan,
+                    changed_by="site-import", source="site_file")
+                counts["care_plan_versions"] += version is not None
             for hub in resident.hubs:
                 await connection.execute(
                     "INSERT INTO hubs (hub_id, org_id, resident_id, protocol) VALUES ($1, $2, $3, $4)"

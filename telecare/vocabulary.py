@@ -33,6 +33,8 @@ class DeviceType(StrEnum):
     VIBRATION = "vibration"
     PLUG = "plug"
     BUTTON = "button"
+    # A sensor on the cistern or flush (usually a vibration sensor): a toilet visit, reported as `vibration`.
+    TOILET_FLUSH = "toilet_flush"
     HUB = "hub"
 
 
@@ -67,6 +69,8 @@ class Location(StrEnum):
     FRONT_DOOR = "front_door"
     HALLWAY = "hallway"
     LIVING_ROOM = "living_room"
+    # A study, office or work area: somewhere awake, like the living room, not the bedroom.
+    STUDY = "study"
     OTHER = "other"
 
 
@@ -111,6 +115,9 @@ class EventKind(StrEnum):
     POWER = "power"
     BATTERY = "battery"
     # Technical.
+    # A device reporting that nothing changed (a Zigbee2MQTT check-in), kept at most every 10 min on device time
+    # so a replay of stored history can tell a quiet sensor from a dead one, as the live service does.
+    CHECK_IN = "check_in"
     BATTERY_LOW = "battery_low"
     DEVICE_OFFLINE = "device_offline"
     HUB_OFFLINE = "hub_offline"

@@ -28,15 +28,21 @@ DEVICES = [
 ]
 
 
-async def provision_flat(*, db: asyncpg.Connection, unique: str, tz: str = "UTC") -> tuple[str, str]:
-    """One organisation, one resident, one hub with a typical set of devices; returns (resident, hub)."""
+async def provision_flat(*, db: asyncpg.Connection, unique: str, tz: str = "UTC", without: frozenset[str] = frozenset(),
+                         care_plan: dict[str, object] | None = None) -> tuple[str, str]:
+    """One organisation, one resident, one hub with a typical set of devices; returns (resident, hub).
+
+    `without` leaves devices out (a flat with no bed sensor); `care_plan` is written in the site file.
+    """
     resident, hub = f"r-{unique}", f"h-{unique}"
     site = SiteFile.model_validate({
         "organisation": {"id": f"o-{unique}", "name": "Test org"},
         "residents": [{"id": resident, "name": "Test resident", "timezone": tz,
                        "night_window": {"start": "22:00", "end": "07:00"},
+                       **({"care_plan": care_plan} if care_plan is not None else {}),
                        "hubs": [{"id": hub, "devices": [
-                           {"friendly_name": n, "type": t, "location": loc} for n, t, loc in DEVICES]}]}],
+                           {"friendly_name": n, "type": t, "location": loc} for n, t, loc in DEVICES
+                           if n not in without]}]}],
     })
     await provision_site(connection=db, site=site)
     return resident, hub

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,10 +90,19 @@ def _resolve(schema: Any, components: dict[str, Any]) -> Any:
 
 def _body(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     """Objects built property by property (this hypothesis-jsonschema cannot draw objects with this Hypothesis)."""
-    properties = {name: from_schema(prop) for name, prop in schema.get("properties", {}).items()}
+    properties = {name: _property(prop) for name, prop in schema.get("properties", {}).items()}
     required = set(schema.get("required", []))
     return st.fixed_dictionaries({k: v for k, v in properties.items() if k in required},
                                  optional={k: v for k, v in properties.items() if k not in required})
+
+
+def _property(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """A property's values; nested objects (a care plan's night window, its absences) are drawn as any
+    small JSON shape instead, which this hypothesis-jsonschema cannot draw from the schema either."""
+    if '"object"' in json.dumps(schema):
+        shapes = st.dictionaries(st.text(max_size=8), st.one_of(st.integers(), st.text(max_size=8)), max_size=3)
+        return st.one_of(st.none(), shapes, st.lists(shapes, max_size=2))
+    return from_schema(schema)
 
 
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

@@ -179,7 +179,9 @@ async def test_quiet_hours_hold_activity_rules_not_alarms(db: asyncpg.Connection
     await store_event(db=db, unique=unique, device="pendant", kind="personal_trigger", at=NIGHT + timedelta(hours=2))
     await step(db=db, engine=engine, follower=follower, now=NIGHT + timedelta(hours=3))
     assert [a["condition"] for a in await alerts_for(db=db, resident=resident, run=run)] == ["personal_trigger"]
-    held = await db.fetch("SELECT condition, reason FROM rule_suppressed WHERE run = $1", run)
+    # (This resident's only: the engine also watches other tests' flats in the shared database.)
+    held = await db.fetch("SELECT condition, reason FROM rule_suppressed WHERE run = $1 AND resident_id = $2",
+                          run, resident)
     assert [(r["condition"], r["reason"]) for r in held] == [("out_of_bed", "quiet_hours: own routine")]
 
 
@@ -202,8 +204,8 @@ async def test_maintenance_silences_one_device_for_its_window(db: asyncpg.Connec
 
 async def test_only_a_silent_sensor_the_rule_reads_makes_a_data_gap(db: asyncpg.Connection, unique: str) -> None:
     resident, _ = await provision_flat(db=db, unique=unique)
-    await db.execute("INSERT INTO rule_config (resident_id, enabled_rules) VALUES ($1, $2)", resident,
-                     ["out_of_bed", "not_in_bed", "device_offline", "data_gap"])
+    await db.execute("INSERT INTO rule_config (resident_id, enabled_rules, bed_by) VALUES ($1, $2, '01:00')",
+                     resident, ["out_of_bed", "not_in_bed", "device_offline", "data_gap"])
     # The kettle plug drops off the network in the evening and stays away.
     await store_event(db=db, unique=unique, device="kettle", kind="device_offline", at=NIGHT - timedelta(hours=3))
     # Night 1: out of bed at one, not back: still "out of bed too long", the kettle says nothing about it.
@@ -227,10 +229,11 @@ async def test_only_a_silent_sensor_the_rule_reads_makes_a_data_gap(db: asyncpg.
 
 
 async def _bedtime_flat(*, db: asyncpg.Connection, unique: str, up_at: datetime) -> str:
-    """A flat watched for "not in bed by" (default 01:00) and its hub, whose resident got up at `up_at`."""
+    """A flat watched for "not in bed by" (01:00 in the care plan) and its hub, whose resident got up at `up_at`."""
     resident, _ = await provision_flat(db=db, unique=unique)
-    await db.execute("INSERT INTO rule_config (resident_id, enabled_rules) VALUES ($1, $2)", resident,
-                     ["not_in_bed", "hub_offline", "data_gap"])
+    # The care plan's "in bed by 01:00" (without one, the first nights wait an hour longer).
+    await db.execute("INSERT INTO rule_config (resident_id, enabled_rules, bed_by) VALUES ($1, $2, '01:00')",
+                     resident, ["not_in_bed", "hub_offline", "data_gap"])
     await store_event(db=db, unique=unique, device="bed", kind="bed_vacated", at=up_at)
     return resident
 

@@ -70,7 +70,9 @@ async def test_not_in_bed_waits_for_this_persons_usual_bedtime(db: asyncpg.Conne
 
 async def test_not_in_bed_knows_a_bathroom_trip_and_a_replay_start(db: asyncpg.Connection, unique: str) -> None:
     resident, _ = await provision_flat(db=db, unique=unique)
-    # In bed at 21:50, before the night window opens; up for the bathroom right when "in bed by" falls due.
+    await db.execute("INSERT INTO rule_config (resident_id, bed_by) VALUES ($1, '01:00')", resident)
+    # In bed at 21:50, before the night window opens; up for the bathroom right when "in bed by" (the care
+    # plan's 01:00) falls due.
     await store_event(db=db, unique=unique, device="bed", kind="bed_occupied", at=_at(0, time(21, 50)))
     await store_event(db=db, unique=unique, device="bed", kind="bed_vacated", at=_at(1, time(0, 58)))
     await store_event(db=db, unique=unique, device="bath", kind="motion", at=_at(1, time(1)))

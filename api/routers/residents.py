@@ -86,7 +86,7 @@ async def get_resident(*, resident_id: ResidentId, principal: CurrentPrincipal, 
 async def create_away_period(*, resident_id: ResidentId, body: AwayIn, principal: CurrentPrincipal,
                              connection: Connection, request: Request) -> AwayPeriod:
     """Record a planned absence (hospital, family visit): activity rules are held back meanwhile."""
-    await _require_role_audited(connection=connection, principal=principal, allowed=AWAY_SETTERS,
+    await require_role_audited(connection=connection, principal=principal, allowed=AWAY_SETTERS,
                                 request=request, action="residents.away", resident_id=resident_id)
     resident = await visible_resident(connection=connection, principal=principal, resident_id=resident_id,
                                       request=request, action="residents.away")
@@ -105,7 +105,7 @@ async def create_away_period(*, resident_id: ResidentId, body: AwayIn, principal
 async def add_contact(*, resident_id: ResidentId, body: ContactIn, principal: CurrentPrincipal,
                       connection: Connection, request: Request) -> Contact:
     """Add someone to call for the resident."""
-    await _require_role_audited(connection=connection, principal=principal, allowed=CARE_PLAN_EDITORS,
+    await require_role_audited(connection=connection, principal=principal, allowed=CARE_PLAN_EDITORS,
                                 request=request, action="residents.contacts.add", resident_id=resident_id)
     resident = await visible_resident(connection=connection, principal=principal, resident_id=resident_id,
                                       request=request, action="residents.contacts.add")
@@ -123,7 +123,7 @@ async def add_contact(*, resident_id: ResidentId, body: ContactIn, principal: Cu
 async def set_protocol(*, resident_id: ResidentId, body: ProtocolIn, principal: CurrentPrincipal,
                        connection: Connection, request: Request) -> Protocol:
     """Replace the resident's response protocol."""
-    await _require_role_audited(connection=connection, principal=principal, allowed=CARE_PLAN_EDITORS,
+    await require_role_audited(connection=connection, principal=principal, allowed=CARE_PLAN_EDITORS,
                                 request=request, action="residents.protocol.set", resident_id=resident_id)
     resident = await visible_resident(connection=connection, principal=principal, resident_id=resident_id,
                                       request=request, action="residents.protocol.set")
@@ -147,8 +147,9 @@ async def visible_resident(*, connection: asyncpg.Connection, principal: Princip
     return row
 
 
-async def _require_role_audited(*, connection: asyncpg.Connection, principal: Principal, allowed: set[Role],
-                                request: Request, action: str, resident_id: str) -> None:
+async def require_role_audited(*, connection: asyncpg.Connection, principal: Principal, allowed: set[Role],
+                               request: Request, action: str, resident_id: str) -> None:
+    """Refuse (and audit the refusal) unless the principal's role is one of `allowed`."""
     if principal.role not in allowed:
         await audit.record(connection=connection, principal=principal, action=action, resource_type="resident",
                            resource_id=resident_id, outcome="denied", client=client_address(request))

@@ -56,6 +56,11 @@ _EXPOSE_DEVICE_TYPES: tuple[tuple[str, DeviceType], ...] = (
 )
 _AVAILABILITY_SUFFIX = "/availability"
 _STATE_TIME = "__last_seen"  # device time of the state last applied, kept in last_state
+_CHECK_IN_TIME = "__check_in"  # device time of the last check-in event stored, kept in last_state
+# A report that changes nothing is stored as a check-in at most this often (device time): silence judged
+# from stored history (`telecare rules replay`) is then at most this much earlier than live, and a
+# device that chatters unchanged state every few seconds still adds at most six rows an hour.
+CHECK_IN_EVERY_S = 10 * 60
 
 
 def _decode_object(payload: bytes) -> dict[str, Any]:
@@ -170,8 +175,15 @@ class Z2MAdapter:
                            f"the device's state would have more than {MAX_STATE_FIELDS} fields")
         if not from_arrival:
             merged[_STATE_TIME] = event_time.timestamp()
+            checked_in = previous.get(_CHECK_IN_TIME)
+            if drafts or not isinstance(checked_in, float) or event_time.timestamp() - checked_in >= CHECK_IN_EVERY_S:
+                merged[_CHECK_IN_TIME] = event_time.timestamp()
+                if not drafts:
+                    drafts = [EventDraft(kind=EventKind.CHECK_IN)]
         device.last_state = merged
-        _note_seen(device=device, hub=hub, state=state, seen_at=message.received_at)
+        # Heard at the device's own time when it says one: silence is judged on device time, so a
+        # backlog delivered late (a broker queue drained after an outage) does not look like live contact.
+        _note_seen(device=device, hub=hub, state=state, seen_at=message.received_at if from_arrival else event_time)
         return [self._event(hub=hub, device_id=device.device_id, draft=draft, time=event_time,
                             received_at=message.received_at, from_arrival=from_arrival) for draft in drafts]
 

@@ -185,7 +185,8 @@ def _action_event(*, device_type: str, action: str) -> EventDraft:
         "emergency", "sos"
     }:
         return EventDraft(kind=EventKind.PERSONAL_TRIGGER)
-    if device_type == DeviceType.VIBRATION.value or action in {"vibration", "tilt", "drop"}:
+    if device_type in {DeviceType.VIBRATION.value, DeviceType.TOILET_FLUSH.value} \
+            or action in {"vibration", "tilt", "drop"}:
         return EventDraft(kind=EventKind.VIBRATION)
     if device_type == DeviceType.FALL_DETECTOR.value and action == "fall":
         return EventDraft(kind=EventKind.FALL)
