@@ -38,7 +38,7 @@ import asyncpg
 
 from bench.evidence_load import Wire, ingest_in_process, provision
 from models.baseline import routine_flags
-from models.changes import explain, flag_runs, persistent, score_day, train_on
+from models.changes import explain, flag_days, flag_runs, persistent, score_day, train_on
 from models.config import BaselineRules, DetectorRules, EvidenceConfig
 from models.detector import ChangeModel
 from models.feature_store import compute_features, store_features
@@ -86,30 +86,10 @@ def episodes_from_truth(truth_dir: Path) -> tuple[list[Episode], list[str], list
 
 def detector_flags(*, resident_id: str, days: Sequence[DayFeatures], first: date, last: date,
                    rules: DetectorRules) -> tuple[set[date], dict[date, str], dict[str, int]]:
-    """Every day scored with the model of that week; flagged days leave the next trainings."""
-    flagged: set[date] = set()
-    beyond: list[bool] = []
-    explanations: dict[date, str] = {}
-    model: ChangeModel | None = None
-    status = {"days_scored": 0, "days_not_enough_data": 0}
-    day = first
-    while day <= last:
-        if (day - first).days % rules.retrain_every_days == 0:
-            trained = train_on(resident_id=resident_id, days=days, as_of=day, excluded=flagged, rules=rules)
-            model = trained if isinstance(trained, ChangeModel) else None
-        if model is None:
-            status["days_not_enough_data"] += 1
-            beyond.append(False)
-        else:
-            scored = score_day(model=model, days=days, day=day, rules=rules)
-            if scored.score is not None:
-                status["days_scored"] += 1
-            beyond.append(scored.flagged)
-            if persistent(beyond=beyond, rules=rules):
-                flagged.add(day)
-                explanations[day] = explain(scored.changes)
-        day += timedelta(days=1)
-    return flagged, explanations, status
+    """The product's own morning scoring (models.changes.flag_days) over the whole span."""
+    result = flag_days(resident_id=resident_id, days=days, first=first, last=last, rules=rules)
+    return result.flagged, result.explanations, {"days_scored": result.days_scored,
+                                                 "days_not_enough_data": result.days_not_enough_data}
 
 
 def median_mad_flags(*, nights: Sequence[NightSummary], first: date, last: date,

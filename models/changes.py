@@ -59,6 +59,53 @@ def score_day(*, model: ChangeModel, days: Sequence[DayFeatures], day: date, rul
     return score_window(model=model, days=window, rules=rules)
 
 
+@dataclass(frozen=True, slots=True)
+class DayFlags:
+    """Each day of a span scored as the product scores it each morning."""
+
+    flagged: set[date]
+    explanations: dict[date, str]
+    changes: dict[date, tuple[FeatureChange, ...]]
+    days_scored: int
+    days_not_enough_data: int
+
+
+def flag_days(*, resident_id: str, days: Sequence[DayFeatures], first: date, last: date,
+              rules: DetectorRules, excluded: set[date] | None = None) -> DayFlags:
+    """Score every day from `first` to `last`, retraining every `retrain_every_days` on the days before.
+
+    A day is flagged once `persist_days` windows in a row are beyond the threshold; flagged days (and
+    `excluded` ones, changes already under review) are left out of later trainings, so a change that
+    lasts is not learnt as the new usual while it is being looked at.
+    """
+    left_out = set(excluded or ())
+    flagged: set[date] = set()
+    beyond: list[bool] = []
+    explanations: dict[date, str] = {}
+    changes: dict[date, tuple[FeatureChange, ...]] = {}
+    model: ChangeModel | None = None
+    scored = missing = 0
+    day = first
+    while day <= last:
+        if (day - first).days % rules.retrain_every_days == 0:
+            trained = train_on(resident_id=resident_id, days=days, as_of=day, excluded=left_out | flagged,
+                               rules=rules)
+            model = trained if isinstance(trained, ChangeModel) else None
+        if model is None:
+            missing += 1
+            beyond.append(False)
+        else:
+            score = score_day(model=model, days=days, day=day, rules=rules)
+            scored += score.score is not None
+            beyond.append(score.flagged)
+            if persistent(beyond=beyond, rules=rules):
+                flagged.add(day)
+                explanations[day] = explain(score.changes)
+                changes[day] = score.changes
+        day += timedelta(days=1)
+    return DayFlags(flagged, explanations, changes, scored, missing)
+
+
 def _amount(change: FeatureChange) -> str:
     feature = BY_NAME[change.feature]
     shift = change.recent - change.usual

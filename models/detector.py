@@ -215,7 +215,10 @@ def score_window(*, model: ChangeModel, days: Sequence[DayFeatures], rules: Dete
                 since = day
             else:
                 break
-        changes.append(FeatureChange(feature=names[i], usual=float(median[i]),
-                                     recent=float(median[i] + mean[i] * scale[i]), z=round(float(mean[i]), 2),
-                                     since=since))
+        # In the reviewer's units: the usual (median) day against the plain mean of the days since it moved.
+        raw = [v for d in window if d.day >= since and (v := d.values.get(names[i])) is not None]
+        usual = float(median[i]) ** 2 if names[i] in _ROOTED else float(median[i])
+        changes.append(FeatureChange(feature=names[i], usual=round(usual, 2),
+                                     recent=round(sum(raw) / len(raw), 2) if raw else usual,
+                                     z=round(float(mean[i]), 2), since=since))
     return WindowScore(end, round(score, 3), model.threshold, known_days, tuple(changes[:rules.explain_top]))
