@@ -71,9 +71,9 @@ async def test_pack_over_a_deterioration_names_it_and_its_figures_add_up(fresh_d
     counts the same nights as the truth, every alert count agrees across the sections, responses run from
     raised to the operator's first action (45 s here, never negative), the change is named with its dates,
     and the PDF, rendered to an image, shows it."""
-    config = ScenarioConfig(seed=31, residents=1, days=60, start=START, prefix="pk", org_id="pk-org",
-                            deterioration_share=1.0, episode_kinds=("mixed",), episode_earliest_day=40,
-                            incidents_per_month=2.0, faults_per_month=0.0)
+    config = ScenarioConfig(seed=31, residents=1, days=52, start=START, prefix="pk", org_id="pk-org",
+                            deterioration_share=1.0, episode_kinds=("mixed",), episode_earliest_day=36,
+                            incidents_per_month=1.5, faults_per_month=0.0)
     connection = await asyncpg.connect(fresh_database_url)
     try:
         await provision(connection=connection, site=scenario_site(config=config))
@@ -88,9 +88,9 @@ async def test_pack_over_a_deterioration_names_it_and_its_figures_add_up(fresh_d
         truth = next(iter(load_truth_dir(directory=truth_dir).values()))
         operator = SimulatedOperator(close_after=timedelta(minutes=20), answer_after=timedelta(seconds=45))
         since = datetime.combine(START, time(0), tzinfo=config.tz)
-        await replay_history(connection=connection, run="pack", since=since, until=since + timedelta(days=61),
+        await replay_history(connection=connection, run="pack", since=since, until=since + timedelta(days=53),
                              resident_ids=[truth.resident_id], operator=operator)
-        first, last = START + timedelta(days=37), START + timedelta(days=58)
+        first, last = START + timedelta(days=33), START + timedelta(days=50)
         pack = (await build_pack(connection=connection, resident_id=truth.resident_id, first=first, last=last,
                                  config=EvidenceConfig(alerts_run="pack"))).as_json()
     finally:
