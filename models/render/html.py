@@ -139,7 +139,7 @@ def render_html(*, pack: dict[str, Any]) -> str:
 <h2>Activity by day and time of day</h2><figure id="activity-chart">{activity_chart(activity=pack['activity'], night_window=resident['night_window'])}</figure>
 <h2 class="page">Bed exits and time out of bed</h2><figure id="nightly-bars">{nightly_bars(nights=pack['nights'])}</figure>
 <h2>Alert timeline</h2><figure id="alert-timeline">{alert_timeline(alerts=[a for a in pack['alerts'] if a['counted']], first=period['first_night'], last=period['last_night'])}</figure>
-<p id="alert-counts">{counts['total']} alerts in the period: {counts['at_night']} at night and {counts['by_day']} by day
+<p id="alert-counts">{counts['total']} alert{'' if counts['total'] == 1 else 's'} in the period: {counts['at_night']} at night and {counts['by_day']} by day
 (the timeline, the tables below and the summary all count these). Not counted as alerts: {counts['technical']} technical
 (device or battery) and {counts['care_reviews']} care-review notices. {counts['unanswered']} alert(s) had no recorded action.</p>
 <table><tr><th>Alerts by type</th><th>Count</th></tr>{by_type}</table>
