@@ -8,7 +8,9 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import asyncpg
+import httpx
 
+from api.auth import Role, issue_token
 from bench.evidence_load import Wire, ingest_in_process, provision
 from models.change_store import list_suggestions, review_suggestion, score_and_suggest, train_and_store
 from models.changes import explain, flag_days
@@ -24,6 +26,7 @@ from rules.replay_operator import SimulatedOperator
 from simulators.scenario import ScenarioConfig, scenario_messages, scenario_site
 from simulators.truth import TruthWriter, load_truth_dir
 from telecare.settings import Settings
+from tests.api_helpers import ApiServer, api_server  # noqa: F401 - api_server is a fixture
 
 START = date(2024, 1, 8)
 USUAL = {"sleep_onset_min": 45.0, "wake_min": 510.0, "bedtime_change_min": 10.0, "bed_exits": 1.0,
@@ -142,11 +145,8 @@ def _pdf_pages_as_png(*, pdf: bytes, folder: Path) -> list[Path]:
     return sorted(folder.glob("page-*.png"))
 
 
-async def test_a_persistent_change_becomes_one_suggestion_a_reviewer_answers(db: asyncpg.Connection,
-                                                                             unique: str) -> None:
-    """Stored features of two residents: one with six weeks of usual days then a week of late bedtimes gets
-    one open suggestion (extended, not repeated, the next morning); the one with ten days gets "not enough
-    data" and nothing; a reviewer's dismissal is stored and listed with the suggestion."""
+async def _two_residents(*, db: asyncpg.Connection, unique: str) -> tuple[str, str]:
+    """Two residents with stored features: six weeks of usual days then a week of late bedtimes; ten days."""
     config = ScenarioConfig(seed=1, residents=2, days=1, start=START, prefix=f"q{unique[:6]}",
                             org_id=f"q{unique[:6]}-org")
     await provision(connection=db, site=scenario_site(config=config))
@@ -154,6 +154,15 @@ async def test_a_persistent_change_becomes_one_suggestion_a_reviewer_answers(db:
     rows = [replace(_day(i, later_to_bed=100.0 if i >= 63 else 0.0), resident_id=steady) for i in range(70)]
     rows += [replace(_day(60 + i), resident_id=newcomer) for i in range(10)]
     await store_features(connection=db, features=rows)
+    return steady, newcomer
+
+
+async def test_a_persistent_change_becomes_one_suggestion_a_reviewer_answers(db: asyncpg.Connection,
+                                                                             unique: str) -> None:
+    """Stored features of two residents: one with six weeks of usual days then a week of late bedtimes gets
+    one open suggestion (extended, not repeated, the next morning); the one with ten days gets "not enough
+    data" and nothing; a reviewer's dismissal is stored and listed with the suggestion."""
+    steady, newcomer = await _two_residents(db=db, unique=unique)
     rules = DetectorRules()
     last = START + timedelta(days=69)
     trained = {rid: await train_and_store(connection=db, resident_id=rid, as_of=START + timedelta(days=63),
@@ -174,3 +183,37 @@ async def test_a_persistent_change_becomes_one_suggestion_a_reviewer_answers(db:
     shown = (await list_suggestions(connection=db, resident_id=steady))[0]
     assert (shown["status"], shown["reviewed_by"], shown["review_note"]) == ("dismissed", "SW Patel",
                                                                               "new evening job")
+
+
+async def test_suggestions_over_http_are_scoped_answered_once_and_audited(
+    db: asyncpg.Connection, unique: str, api_server: ApiServer,  # noqa: F811
+) -> None:
+    """Provider staff see the resident's suggestion and dismiss it once (a second answer is refused);
+    a reviewer not assigned to the resident gets the same 404 as for nobody; each call is audited."""
+    steady, _ = await _two_residents(db=db, unique=unique)
+    rules = DetectorRules()
+    await train_and_store(connection=db, resident_id=steady, as_of=START + timedelta(days=63), rules=rules)
+    for back in (1, 0):
+        await score_and_suggest(connection=db, resident_ids=[steady], day=START + timedelta(days=69 - back),
+                                rules=rules)
+    org_id = await db.fetchval("SELECT org_id FROM residents WHERE resident_id = $1", steady)
+    provider = await issue_token(connection=db, user_id=f"prov-{unique}", role=Role.PROVIDER, org_ids=[org_id],
+                                 resident_ids=[])
+    stranger = await issue_token(connection=db, user_id=f"sw-{unique}", role=Role.REVIEWER, org_ids=[org_id],
+                                 resident_ids=[])
+    answer = {"decision": "dismissed", "reviewer": "SW Patel", "note": "new evening job"}
+    async with httpx.AsyncClient(base_url=api_server.base_url, timeout=30) as http:
+        def auth(token: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {token}"}
+
+        listed = (await http.get(f"/api/reports/residents/{steady}/suggestions", headers=auth(provider))).json()
+        assert [s["status"] for s in listed] == ["open"] and "bedtime:" in listed[0]["explanation"]
+        path = f"/api/reports/residents/{steady}/suggestions/{listed[0]['suggestion_id']}/review"
+        assert (await http.post(path, json=answer, headers=auth(stranger))).status_code == 404
+        assert (await http.post(path, json=answer, headers=auth(provider))).status_code == 204
+        assert (await http.post(path, json=answer, headers=auth(provider))).status_code == 409
+        shown = (await http.get(f"/api/reports/residents/{steady}/suggestions", headers=auth(provider))).json()
+        assert (shown[0]["status"], shown[0]["reviewed_by"]) == ("dismissed", "SW Patel")
+    actions = [r["action"] for r in await db.fetch(
+        "SELECT action FROM audit_log WHERE user_id = $1 AND outcome = 'allowed' ORDER BY audit_id", f"prov-{unique}")]
+    assert actions.count("reports.review_suggestion") == 1 and actions.count("reports.suggestions") == 2
