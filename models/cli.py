@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from models.changes_cli import register_models
 from models.config import CostRates, EvidenceConfig
 from models.review import add_trigger, record_decision
 from models.scheduler import SchedulerOptions, run_scheduler
@@ -190,3 +191,4 @@ def register(subparsers: Any) -> None:
     trigger.add_argument("--min-nights", type=int, required=True)
     trigger.add_argument("--window-nights", type=int, required=True)
     trigger.set_defaults(handler=trigger_handler)
+    register_models(subparsers)

@@ -65,10 +65,44 @@ class BaselineRules:
 
 
 @dataclass(frozen=True, slots=True)
+class DetectorRules:
+    """The change detector (models/detector.py): how much history, how wide a window, how rare a flag."""
+
+    # Days of history a model learns from, ending `guard_days` before it is trained, so a change that is
+    # just beginning is not learnt as usual.
+    training_days: int = 56
+    guard_days: int = 7
+    # Fewer complete days than this -> "not enough data", never a guess.
+    min_training_days: int = 21
+    retrain_every_days: int = 7
+    window_days: int = 7
+    # A suggestion opens only when this many consecutive days' windows are beyond the threshold.
+    persist_days: int = 3
+    min_window_days: int = 4
+    # Per resident: the threshold is set so that the resident's own usual weeks cross it this often.
+    target_false_flags_per_60_days: float = 0.25
+    calibration_draws: int = 2000
+    # "mahalanobis": distance over all features together; "max": the largest single-feature shift in
+    # the robust covariance's units (stronger when a change shows in a few features only).
+    statistic: str = "mahalanobis"
+    # Share of each calibration window's days drawn from anywhere in training (the rest are consecutive).
+    calibration_mix: float = 0.5
+    min_threshold: float = 0.0
+    support_fraction: float = 0.75
+    ridge: float = 0.05
+    # A single day's value counts at most this many robust SDs from usual (robust to the odd bad night).
+    clip_z: float = 4.0
+    # Explanations name features whose recent mean is at least this many robust SDs from usual.
+    explain_z: float = 1.5
+    explain_top: int = 4
+
+
+@dataclass(frozen=True, slots=True)
 class EvidenceConfig:
     """Everything the evidence code is configured with, passed down from the entry point."""
 
     night: NightRules = NightRules()
     costs: CostRates = CostRates()
     baseline: BaselineRules = BaselineRules()
+    detector: DetectorRules = DetectorRules()
     alerts_run: str = "live"

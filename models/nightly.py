@@ -105,6 +105,18 @@ class NightSummary:
         }
 
 
+def response_seconds(*, raised_at: datetime, first_action_at: datetime | None) -> float | None:
+    """From the alarm being raised to the first thing an operator did (claim, acknowledge or close).
+
+    Both are event-time stamps of the same alert; `queued_at` is not used because it is the wall clock
+    at insertion, which in a replay of past nights is days after an operator's (replayed) action.
+    An action stamped before the alarm is a clock fault, not a response: None, never a negative time.
+    """
+    if first_action_at is None or first_action_at < raised_at:
+        return None
+    return round((first_action_at - raised_at).total_seconds(), 1)
+
+
 def resident_from_row(row: asyncpg.Record) -> Resident:
     """A Resident from a `residents` row."""
     return Resident(row["resident_id"], row["org_id"], row["display_name"], row["flat"], row["timezone"],
@@ -223,7 +235,7 @@ async def compute_nights(
     alerts = [
         NightAlert(
             r["condition"], r["category"] or "other", r["raised_at"],
-            (r["acknowledged_at"] - r["queued_at"]).total_seconds() if r["acknowledged_at"] else None,
+            response_seconds(raised_at=r["raised_at"], first_action_at=r["first_action_at"]),
             bool(r["attended"]) or (r["outcome"] in ATTENDED_OUTCOMES),
             r["began_at"],
         )

@@ -9,13 +9,15 @@ from typing import Any
 import asyncpg
 
 from models import queries as q
-from models.baseline import routine_flags
+from models.change_store import list_suggestions
 from models.config import EvidenceConfig
 from models.costs import cost_context, load_support_periods
-from models.nightly import NightSummary, Resident, ensure_nights, load_resident
+from models.feature_store import compute_features, load_features, store_features
+from models.nightly import NightSummary, Resident, ensure_nights, load_resident, response_seconds
 from models.nights import night_window
+from models.period_review import change_episodes, history_start, period_flags, plain_summary
 from models.review import evaluate, load_decisions, load_triggers
-from models.stats import period_stats
+from models.stats import percentile, period_stats
 
 
 class UnknownResidentError(LookupError):
@@ -33,7 +35,12 @@ class EvidencePack:
     current: dict[str, Any]
     previous: dict[str, Any]
     baseline: dict[str, Any]
+    summary: list[str]
+    review_question: str
     routine_flags: list[dict[str, Any]]
+    change_detection: dict[str, Any]
+    alert_counts: dict[str, Any]
+    suggestions: list[dict[str, Any]]
     triggers: list[dict[str, Any]]
     decisions: list[dict[str, Any]]
     costs: dict[str, Any]
@@ -97,27 +104,26 @@ async def build_pack(
         return [n for n in stored if a <= n.night_of <= b]
 
     current, previous, base = pick(first, last), pick(prev_first, prev_last), pick(base_first, base_last)
-    recent = current[-config.baseline.recent_nights:]
-    # The resident's own recent baseline: the nights just before the recent window, unless one was chosen.
-    if baseline is None:
-        recent_first = recent[0].night_of if recent else first
-        own = pick(recent_first - timedelta(days=config.baseline.baseline_nights), recent_first - timedelta(days=1))
-    else:
-        own = base
-    flags = routine_flags(baseline=own, recent=recent, rules=config.baseline)
+    # The resident's own nights before the period, unless a baseline was chosen.
+    own = pick(first - timedelta(days=config.baseline.baseline_nights), first - timedelta(days=1)) \
+        if baseline is None else base
+    flags = period_flags(own=own, current=current, config=config)
+    features = await _features(connection=connection, resident=resident, first=history_start(first=first,
+                               config=config), last=last, config=config)
+    episodes = change_episodes(resident_id=resident.resident_id, features=features, first=first, last=last,
+                               config=config)
     triggers = [evaluate(trigger=t, nights=current)
                 for t in await load_triggers(connection=connection, resident=resident)]
-    window_first = night_window(night_of=first, start=resident.night_start, end=resident.night_end, tz=resident.tz)
-    window_last = night_window(night_of=last, start=resident.night_start, end=resident.night_end, tz=resident.tz)
+    windows = [night_window(night_of=n, start=resident.night_start, end=resident.night_end, tz=resident.tz)
+               for n in (first, last)]
     alert_rows = await connection.fetch(q.ALERTS_IN_RANGE, resident.resident_id, config.alerts_run,
-                                        window_first.start - timedelta(hours=12), window_last.end)
-    alerts = [{"alert_id": r["alert_id"], "condition": r["condition"], "category": r["category"],
-               "raised_at": r["raised_at"].astimezone(resident.tz).isoformat(), "status": r["status"],
-               "outcome": r["outcome"], "priority": r["priority"]} for r in alert_rows]
+                                        windows[0].start, windows[1].end)
+    alerts, counts = _alerts(rows=alert_rows, resident=resident, first=first, last=last)
     by_hour: dict[int, int] = dict.fromkeys(range(24), 0)
-    for row in alert_rows:
-        if row["category"] != "technical" and row["condition"] != "care_review":
-            by_hour[row["raised_at"].astimezone(resident.tz).hour] += 1
+    for alert in alerts:
+        if alert["counted"]:
+            by_hour[int(alert["raised_at"][11:13])] += 1
+    current_stats = period_stats(nights=current)
     support = await load_support_periods(connection=connection, resident_id=resident_id, until=last)
     return EvidencePack(
         resident={"resident_id": resident.resident_id, "display_name": resident.display_name,
@@ -125,9 +131,16 @@ async def build_pack(
                   "night_window": f"{resident.night_start:%H:%M}-{resident.night_end:%H:%M}"},
         period=_span(first, last), previous_period=_span(prev_first, prev_last),
         baseline_period=_span(base_first, base_last),
-        current=period_stats(nights=current), previous=period_stats(nights=previous),
+        current=current_stats, previous=period_stats(nights=previous),
         baseline=period_stats(nights=base),
-        routine_flags=[asdict(flag) for flag in flags],
+        summary=plain_summary(current=current, baseline=own, alerts=counts, episodes=episodes),
+        review_question=REVIEW_QUESTION,
+        routine_flags=flags, change_detection=episodes, alert_counts=counts,
+        suggestions=[{"suggestion_id": r["suggestion_id"], "first_day": r["first_day"].isoformat(),
+                      "last_day": r["last_day"].isoformat(), "since": r["since"].isoformat(),
+                      "explanation": r["explanation"], "status": r["status"], "reviewed_by": r["reviewed_by"],
+                      "review_note": r["review_note"], "model_version": r["version"]}
+                     for r in await list_suggestions(connection=connection, resident_id=resident.resident_id)],
         triggers=[{**asdict(r.trigger), "matching_nights": r.matching_nights, "nights_checked": r.nights_checked,
                    "met": r.met, "explanation": r.explanation} for r in triggers],
         decisions=await load_decisions(connection=connection, resident_id=resident_id),
@@ -137,6 +150,62 @@ async def build_pack(
         activity=await activity_grid(connection=connection, resident=resident, first=first, last=last),
         alerts=alerts, alerts_by_hour=by_hour, generated_at=datetime.now(resident.tz).isoformat(timespec="seconds"),
     )
+
+
+REVIEW_QUESTION = ("For the reviewer to decide: does this evidence support bringing waking-night support back, "
+                   "keeping the current support as it is, or reducing it? Nothing in this pack decides that.")
+
+
+async def _features(*, connection: asyncpg.Connection, resident: Resident, first: date, last: date,
+                    config: EvidenceConfig) -> list[Any]:
+    """Stored daily features for the span, computing (and storing) the ones that are missing."""
+    stored = {f.day: f for f in await load_features(connection=connection, resident_id=resident.resident_id,
+                                                     first=first, last=last)}
+    missing = [first + timedelta(days=i) for i in range((last - first).days + 1)
+               if first + timedelta(days=i) not in stored]
+    if missing:
+        computed = await compute_features(connection=connection, resident=resident, first=missing[0],
+                                          last=missing[-1], config=config)
+        await store_features(connection=connection, features=computed)
+        stored.update({f.day: f for f in computed})
+    return [stored[d] for d in sorted(stored)]
+
+
+def _alerts(*, rows: list[asyncpg.Record], resident: Resident, first: date, last: date,
+            ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The period's one alert list, and every count the pack shows, all taken from it."""
+    night_of: dict[date, tuple[datetime, datetime]] = {}
+    day = first
+    while day <= last:
+        window = night_window(night_of=day, start=resident.night_start, end=resident.night_end, tz=resident.tz)
+        night_of[day] = (window.start, window.end)
+        day += timedelta(days=1)
+    alerts = []
+    for r in rows:
+        night = next((d for d, (a, b) in night_of.items() if a <= r["began_at"] < b), None)
+        care = r["category"] != "technical" and r["condition"] != "care_review"
+        alerts.append({
+            "alert_id": r["alert_id"], "condition": r["condition"], "category": r["category"],
+            "raised_at": r["raised_at"].astimezone(resident.tz).isoformat(), "status": r["status"],
+            "outcome": r["outcome"], "priority": r["priority"],
+            "night_of": night.isoformat() if night else None, "counted": care,
+            "response_s": response_seconds(raised_at=r["raised_at"], first_action_at=r["first_action_at"]),
+        })
+    counted = [a for a in alerts if a["counted"]]
+    responses = [a["response_s"] for a in counted if a["response_s"] is not None]
+    by_type: dict[str, int] = {}
+    for alert in counted:
+        by_type[alert["condition"]] = by_type.get(alert["condition"], 0) + 1
+    counts = {
+        "total": len(counted), "at_night": sum(1 for a in counted if a["night_of"]),
+        "by_day": sum(1 for a in counted if not a["night_of"]),
+        "technical": sum(1 for a in alerts if a["category"] == "technical"),
+        "care_reviews": sum(1 for a in alerts if a["condition"] == "care_review"),
+        "by_type": dict(sorted(by_type.items())),
+        "responded": len(responses), "unanswered": len(counted) - len(responses),
+        "response_s_median": percentile(responses, 0.5), "response_s_p90": percentile(responses, 0.9),
+    }
+    return alerts, counts
 
 
 def _local(moment: datetime | None, resident: Resident) -> str | None:

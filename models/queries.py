@@ -54,6 +54,7 @@ WHERE resident_id = $1 AND run = $2 AND condition = 'hub_offline'
 # after the window closes; every other alert begins when it is raised.
 NIGHT_ALERTS = """
 SELECT a.alert_id, a.condition, a.device_type, a.raised_at, a.queued_at, a.acknowledged_at,
+       least(a.claimed_at, a.acknowledged_at, a.closed_at) AS first_action_at,
        a.outcome, p.category,
        CASE WHEN a.condition IN ('out_of_bed', 'left_flat') AND a.detail ? 'armed_at'
             THEN (a.detail->>'armed_at')::timestamptz ELSE a.raised_at END AS began_at,
@@ -109,8 +110,12 @@ WHERE resident_id = $1 AND time >= $2 AND time < $3
 GROUP BY 1 ORDER BY 1
 """
 
+# The pack's one list of alerts: every section (summary, timeline, by hour, by type) counts from it.
 ALERTS_IN_RANGE = """
-SELECT a.alert_id, a.condition, a.raised_at, a.status, a.outcome, a.priority, p.category
+SELECT a.alert_id, a.condition, a.raised_at, a.status, a.outcome, a.priority, p.category,
+       least(a.claimed_at, a.acknowledged_at, a.closed_at) AS first_action_at,
+       CASE WHEN a.condition IN ('out_of_bed', 'left_flat') AND a.detail ? 'armed_at'
+            THEN (a.detail->>'armed_at')::timestamptz ELSE a.raised_at END AS began_at
 FROM alerts a LEFT JOIN alert_priorities p USING (condition)
 WHERE a.resident_id = $1 AND a.run = $2 AND a.raised_at >= $3 AND a.raised_at < $4
 ORDER BY a.raised_at

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 
 from models import queries as q
+from models.change_store import morning_changes
 from models.config import EvidenceConfig
 from models.nightly import Resident, resident_from_row
 from models.nights import night_window
@@ -105,6 +106,11 @@ async def run_scheduler(*, database_url: str, config: EvidenceConfig, stop: asyn
                     morning_pass(connection=connection, config=config, now=now(), options=options),
                     timeout=options.pass_timeout_s)
                 if runs:
+                    # Change detection runs here, after the nights are read, never in the ingest path.
+                    changes = await asyncio.wait_for(morning_changes(
+                        connection=connection, resident_ids=sorted({run.resident_id for run in runs}),
+                        config=config), timeout=options.pass_timeout_s)
+                    log.info("change detection: %s", changes)
                     log.info("read %d nights for %d residents (%d unknown); %d review alerts",
                              sum(run.nights for run in runs), len(runs), sum(run.unknown for run in runs),
                              sum(len(run.review_alerts) for run in runs))

@@ -10,6 +10,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=
 command -v pg_isready >/dev/null 2>&1 || need_apt+=(postgresql-client)
 # Validates deploy/compose.yaml in the tests (Docker itself cannot run here); systemd-analyze checks the units.
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+# pdftoppm renders evidence-pack PDFs to images (the pack test looks at the page as a person would).
+command -v pdftoppm >/dev/null 2>&1 || need_apt+=(poppler-utils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -7,8 +7,9 @@ effect over days, holds, and ends; the truth file records all three dates and th
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,8 @@ class DeteriorationEpisode:
     night_wander_share: float
     outing_factor: float
     kitchen_factor: float
+    # Which signs this episode shows: "mixed" (all of them) or one of EPISODE_KINDS' narrower kinds.
+    kind: str = "mixed"
 
     def severity(self, day: date) -> float:
         """0 outside the episode, rising linearly to 1 at `full_at`, 1 until `end`."""
@@ -71,6 +74,7 @@ class DeteriorationEpisode:
     def truth(self) -> dict[str, object]:
         """The episode as a truth record's fields."""
         return {
+            "kind": self.kind,
             "start": self.start.isoformat(),
             "full_at": self.full_at.isoformat(),
             "end": self.end.isoformat(),
@@ -86,12 +90,39 @@ class DeteriorationEpisode:
         }
 
 
-def draw_episode(*, rng: random.Random, first_day: date, days: int) -> DeteriorationEpisode | None:
-    """An episode of 2-4 weeks placed inside the simulated period, or None if the period is too short."""
+# Narrower kinds keep only some of the signs (the rest stay at the resident's own baseline), so a
+# detector is tried on a change of sleep timing alone, broken nights alone, or withdrawal by day alone.
+EPISODE_KINDS = ("mixed", "sleep_timing", "broken_nights", "withdrawal")
+
+
+def narrowed(episode: DeteriorationEpisode, *, kind: str) -> DeteriorationEpisode:
+    """The same episode showing only the signs of `kind` (unknown kinds are refused)."""
+    if kind == "mixed":
+        return replace(episode, kind=kind)
+    quiet_sleep = {"bedtime_shift_min": 0.0, "wake_shift_min": 0.0, "variability_factor": 1.0}
+    quiet_night = {"extra_night_exits": 0.0, "night_wander_share": 0.0}
+    quiet_day = {"outing_factor": 1.0, "kitchen_factor": 1.0}
+    keep: dict[str, dict[str, Any]] = {
+        "sleep_timing": {**quiet_night, **quiet_day},
+        "broken_nights": {**quiet_sleep, **quiet_day},
+        "withdrawal": {**quiet_sleep, **quiet_night},
+    }
+    if kind not in keep:
+        raise ValueError(f"unknown deterioration kind {kind!r}; expected one of {EPISODE_KINDS}")
+    return replace(episode, kind=kind, **keep[kind])
+
+
+def draw_episode(*, rng: random.Random, first_day: date, days: int,
+                 earliest_day: int | None = None) -> DeteriorationEpisode | None:
+    """An episode of 2-4 weeks placed inside the simulated period, or None if the period is too short.
+
+    `earliest_day` holds the onset back (a detector needs weeks of history first); None keeps the
+    default of the first quarter, at most two weeks.
+    """
     if days < 10:
         return None
     length = min(rng.randint(14, 28), days - 3)
-    earliest = min(14, days // 4)
+    earliest = min(14, days // 4) if earliest_day is None else min(earliest_day, max(0, days - length - 1))
     start_offset = rng.randint(earliest, max(earliest, days - length - 1))
     start = first_day + timedelta(days=start_offset)
     ramp = max(2, round(length * rng.uniform(0.3, 0.5)))

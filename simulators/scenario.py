@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from simulators import incidents as plans
 from simulators.canonical import CanonicalHub
-from simulators.deterioration import NEUTRAL, draw_episode
+from simulators.deterioration import NEUTRAL, draw_episode, narrowed
 from simulators.emulator import HubEmulator
 from simulators.layout import HomeLayout, standard_flat
 from simulators.profile import ProfileRanges, draw_profile
@@ -57,6 +57,10 @@ class ScenarioConfig:
     night_window: tuple[time, time] = (time(22, 0), time(7, 0))
     ranges: ProfileRanges = field(default_factory=ProfileRanges)
     deterioration_share: float = 0.3
+    # Kinds of deterioration drawn in turn for the residents who deteriorate (see simulators/deterioration.py),
+    # and the earliest day an episode may begin (None: the simulator's default, within the first two weeks).
+    episode_kinds: tuple[str, ...] = ("mixed",)
+    episode_earliest_day: int | None = None
     incidents_per_month: float = 1.0
     faults_per_month: float = 1.0
     # (resident index, day index, kind): incidents and faults a test wants for certain.
@@ -105,9 +109,13 @@ class ResidentSim:
         profile_rng = random.Random(f"{seed}/profile/{index}")
         self.profile = draw_profile(rng=profile_rng, ranges=config.ranges)
         deteriorates = profile_rng.random() < config.deterioration_share
-        self.episode = (
-            draw_episode(rng=profile_rng, first_day=config.start, days=config.days) if deteriorates else None
+        episode = (
+            draw_episode(rng=profile_rng, first_day=config.start, days=config.days,
+                         earliest_day=config.episode_earliest_day) if deteriorates else None
         )
+        # The kind comes from its own stream, so adding kinds leaves every other draw of the scenario as it was.
+        kind = random.Random(f"{seed}/episode-kind/{index}").choice(config.episode_kinds)
+        self.episode = narrowed(episode, kind=kind) if episode is not None else None
         schedule_rng = random.Random(f"{seed}/schedule/{index}")
         planned = plans.draw_schedule(
             rng=schedule_rng,

@@ -22,6 +22,7 @@ from api.queries import organisations as org_q
 from api.responses import AUTHENTICATED, error_responses
 from api.routers.residents import visible_resident
 from api.schemas import ID_PATTERN, Day, InputModel, Line, Text
+from models.change_store import SuggestionNotOpenError, list_suggestions, review_suggestion
 from models.nightly import ensure_nights, load_resident
 from models.pack import UnknownResidentError
 from models.review import record_decision
@@ -227,3 +228,50 @@ async def decide(*, resident_id: ResidentId, body: DecisionIn, principal: Curren
                            detail={"decision_id": decision_id, **body.model_dump(mode="json")})
     return DecisionOut(decision_id=decision_id)
 
+
+
+class SuggestionReviewIn(BaseModel):
+    """A reviewer's answer to a review suggestion."""
+
+    decision: Literal["confirmed", "dismissed"]
+    reviewer: str = Field(min_length=1, max_length=200)
+    note: str | None = Field(default=None, max_length=4000)
+
+
+@router.get("/residents/{resident_id}/suggestions", operation_id="listReviewSuggestions")
+async def suggestions(*, resident_id: ResidentId, principal: CurrentPrincipal, connection: Connection,
+                      request: Request) -> list[dict[str, Any]]:
+    """The resident's review suggestions from change detection, open first, with any reviewer's answer."""
+    row = await visible_resident(connection=connection, principal=principal, resident_id=resident_id,
+                                 request=request, action="reports.suggestions")
+    rows = await list_suggestions(connection=connection, resident_id=resident_id)
+    await audit.record(connection=connection, principal=principal, action="reports.suggestions",
+                       resource_type="resident", resource_id=resident_id, org_id=row["org_id"],
+                       resident_id=resident_id, client=client_address(request), detail={"count": len(rows)})
+    return [{k: (v.isoformat() if isinstance(v, date) else v) for k, v in r.items()} for r in rows]
+
+
+@router.post("/residents/{resident_id}/suggestions/{suggestion_id}/review", operation_id="reviewSuggestion",
+             status_code=status.HTTP_204_NO_CONTENT)
+async def review(*, resident_id: ResidentId, suggestion_id: int, body: SuggestionReviewIn,
+                 principal: CurrentPrincipal, connection: Connection, request: Request) -> Response:
+    """Confirm or dismiss an open suggestion: a person's answer, stored and shown next time."""
+    await _refuse_role(connection=connection, principal=principal, allowed=DECIDERS, request=request,
+                       action="reports.review_suggestion", resource_type="resident", resource_id=resident_id)
+    row = await visible_resident(connection=connection, principal=principal, resident_id=resident_id,
+                                 request=request, action="reports.review_suggestion")
+    owner = await connection.fetchval("SELECT resident_id FROM review_suggestions WHERE suggestion_id = $1",
+                                      suggestion_id)
+    if owner != resident_id:
+        raise not_found("suggestion")
+    async with connection.transaction():
+        try:
+            await review_suggestion(connection=connection, suggestion_id=suggestion_id, decision=body.decision,
+                                    reviewer=body.reviewer, note=body.note)
+        except SuggestionNotOpenError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, "the suggestion has already been answered") from exc
+        await audit.record(connection=connection, principal=principal, action="reports.review_suggestion",
+                           resource_type="resident", resource_id=resident_id, org_id=row["org_id"],
+                           resident_id=resident_id, client=client_address(request),
+                           detail={"suggestion_id": suggestion_id, **body.model_dump(mode="json")})
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
