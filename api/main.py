@@ -30,6 +30,7 @@ from api.routers import (
     kpis,
     organisations,
     reports,
+    resident_history,
     residents,
     stream,
     users,
@@ -85,7 +86,8 @@ def create_app(*, settings: Settings, options: ApiOptions | None = None) -> Fast
     app.state.api = state
     install_error_handlers(app=app)
     # The live stream comes before the alerts router so `/stream` is not read as an alert id.
-    for module in (stream, alerts, residents, events, devices, organisations, users, kpis, audit, reports, health):
+    for module in (stream, alerts, residents, resident_history, events, devices, organisations, users, kpis, audit,
+                   reports, health):
         app.include_router(module.router)
     static_dir = resources.files("api") / "static"
     app.mount("/console", StaticFiles(directory=str(static_dir), html=True), name="console")

@@ -49,6 +49,9 @@ class AlertOut(_Out):
     closed_by: str | None
     closed_at: datetime | None
     outcome: str | None
+    # What the operator needs before dialling: where the resident is and how a responder gets in.
+    address: str | None = None
+    access_notes: str | None = None
 
 
 class AlertQueue(_Out):
@@ -109,6 +112,7 @@ class ResidentSummary(_Out):
     night_start: time
     night_end: time
     open_alerts: int
+    address: str | None = None
 
 
 class Contact(_Out):
@@ -184,6 +188,8 @@ class OpenCondition(_Out):
     subject: str
     opened_at: datetime
     alert_id: int | None
+    # A condition can outlive its alert (a pendant never "restores"): the console shows it as handled.
+    alert_status: str | None = None
 
 
 class DeviceOut(_Out):
@@ -200,6 +206,9 @@ class DeviceOut(_Out):
     battery_low: bool | None
     availability: str | None
     availability_at: datetime | None
+    # "Battery" or "Mains (single phase)" as Zigbee2MQTT reports it: a mains device has no battery to show.
+    power_source: str | None = None
+    registered_at: datetime | None = None
 
 
 class DeviceHealth(DeviceOut):

@@ -42,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     scheme = sub.add_parser("scheme", help="a supported-living scheme, live (real time or sped up)")
     scheme.add_argument("--flats", type=int, default=12)
     scheme.add_argument("--hours", type=float, default=24.0, help="how much simulated time to run")
+    scheme.add_argument(
+        "--demo-calls-per-hour", type=float, default=0.0, metavar="N",
+        help="extra pendant presses per hour across the scheme, the first 20 s after start (default 0: off)",
+    )
     _time_flags(scheme)
     _common(scheme)
     scheme.set_defaults(handler=_scheme)
@@ -199,6 +203,7 @@ def _config(
         faults_per_month=args.faults_per_month,
         deterioration_share=args.deterioration_share,
         live_from=live_from,
+        demo_calls_per_hour=getattr(args, "demo_calls_per_hour", 0.0),
     )
 
 
