@@ -36,21 +36,22 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     token = subparsers.add_parser("token", help="API bearer tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="issue a token (printed once; only its hash is stored)")
-    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--role", required=True, choices=[role.value for role in Role],
+                        help="operator (control centre), provider (care staff), reviewer (social worker) or admin")
     create.add_argument("--org", action="append", default=[], dest="orgs",
                         help="organisation served (operator: repeat for each; provider: their own)")
     create.add_argument("--user", type=_user_name, default=None, help="user name (default: <role>-<org>)")
     create.add_argument("--name", default=None, help="display name")
     create.add_argument("--residents", nargs="*", default=[], help="reviewer: the residents assigned")
-    create.add_argument("--expires-days", type=int, default=90)
+    create.add_argument("--expires-days", type=int, default=90, help="days until the token stops working (default 90)")
     create.set_defaults(handler=_create_token)
     listing = token_sub.add_parser("list", help="tokens issued (never the tokens themselves)")
-    listing.add_argument("--user", type=_user_name, default=None)
+    listing.add_argument("--user", type=_user_name, default=None, help="only this user's tokens")
     listing.set_defaults(handler=_list_tokens)
     revoke = token_sub.add_parser("revoke", help="revoke one token by id, or every token of a user")
     which = revoke.add_mutually_exclusive_group(required=True)
-    which.add_argument("--id", type=int, dest="token_id")
-    which.add_argument("--user", type=_user_name)
+    which.add_argument("--id", type=int, dest="token_id", help="the token's id (from `telecare token list`)")
+    which.add_argument("--user", type=_user_name, help="revoke every token of this user")
     revoke.set_defaults(handler=_revoke_tokens)
 
 

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         command = dlq_sub.add_parser(name, help=help_text)
         command.add_argument("--reason", default=None, help="only dead letters with this reason")
         command.add_argument("--id", type=int, action="append", dest="ids", help="only these ids")
-        command.add_argument("--limit", type=int, default=100)
+        command.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
         command.set_defaults(handler=handler)
 
 

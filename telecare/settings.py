@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me-dev-only"  # noqa: S105 - the placeholder that must never run in production
@@ -103,5 +103,10 @@ def load_settings(**overrides: object) -> Settings:
     """Build the settings from the environment, with explicit overrides winning."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        # One line per problem, in the variables' own names, without pydantic's links and echoed input.
+        problems = [(f"TELECARE_{'_'.join(str(part) for part in error['loc']).upper()}: " if error["loc"] else "")
+                    + error["msg"].removeprefix("Value error, ") for error in exc.errors()]
+        raise SettingsError("; ".join(problems)) from exc
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc
