@@ -11,7 +11,6 @@ from typing import Any
 import asyncpg
 
 from api.auth import Role, UnknownReferenceError, issue_token
-from api.main import serve_api
 from api.queries import access as access_queries
 from telecare.cli import print_json
 from telecare.settings import Settings
@@ -56,6 +55,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from api.main import serve_api  # noqa: PLC0415 - heavy: only when serving
+
     overrides = {k: v for k, v in (("api_host", args.host), ("api_port", args.port)) if v is not None}
     effective = settings.model_copy(update=overrides) if overrides else settings
     stop = stop_on_signals()

@@ -283,7 +283,7 @@ class FalseAlarmRate(_Out):
 
 
 class Kpis(_Out):
-    """Control-centre KPIs over a period (DOMAIN.md section 3)."""
+    """Control-centre KPIs over a period (docs/domain.md section 3)."""
 
     since: datetime
     until: datetime

@@ -13,7 +13,6 @@ from rules.kpi import compute_kpis
 from rules.lifecycle import list_queue
 from rules.replay import replay_history
 from rules.replay_operator import SimulatedOperator
-from rules.worker import run_rules_worker
 from telecare.cli import CommandError, print_json, print_table, progress_bar, require_known
 from telecare.settings import Settings
 from telecare.signals import stop_on_signals
@@ -67,6 +66,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 async def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from rules.worker import run_rules_worker  # noqa: PLC0415 - heavy: only when serving
+
     stop = stop_on_signals()
     await run_rules_worker(settings=settings, stop=stop, run=args.run)
     return 0

@@ -1,4 +1,4 @@
-"""The configurable priority table (defaults seeded by migration 010 from DOMAIN.md section 3)."""
+"""The configurable priority table (defaults seeded by migration 010 from docs/domain.md section 3)."""
 
 from __future__ import annotations
 

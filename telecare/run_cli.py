@@ -19,8 +19,6 @@ from typing import Any
 
 import asyncpg
 
-from ingest.service import run_ingest
-from rules.worker import WorkerOptions, run_worker
 from telecare.db.migrate import ensure_database, migrate
 from telecare.local_broker import LocalBroker
 from telecare.settings import Settings
@@ -92,6 +90,11 @@ async def _announce_console(*, settings: Settings, org_id: str, stop: asyncio.Ev
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    # The service's heavy imports are paid only by the command that runs it (every `telecare` call builds
+    # the whole parser).
+    from ingest.service import run_ingest  # noqa: PLC0415
+    from rules.worker import WorkerOptions, run_worker  # noqa: PLC0415
+
     stop = stop_on_signals()
     broker: LocalBroker | None = None
     if args.local_broker:
