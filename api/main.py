@@ -29,6 +29,7 @@ from api.routers import (
     health,
     kpis,
     organisations,
+    priorities,
     reports,
     resident_history,
     residents,
@@ -86,8 +87,8 @@ def create_app(*, settings: Settings, options: ApiOptions | None = None) -> Fast
     app.state.api = state
     install_error_handlers(app=app)
     # The live stream comes before the alerts router so `/stream` is not read as an alert id.
-    for module in (stream, alerts, residents, resident_history, events, devices, organisations, users, kpis, audit,
-                   reports, health):
+    for module in (stream, alerts, residents, resident_history, events, devices, organisations, priorities, users,
+                   kpis, audit, reports, health):
         app.include_router(module.router)
     static_dir = resources.files("api") / "static"
     app.mount("/console", StaticFiles(directory=str(static_dir), html=True), name="console")
@@ -97,7 +98,7 @@ def create_app(*, settings: Settings, options: ApiOptions | None = None) -> Fast
         return RedirectResponse("/console/")
 
     app.add_middleware(CORSMiddleware, allow_origins=list(opts.cors_origins), allow_credentials=False,
-                       allow_methods=["GET", "POST", "PUT"], allow_headers=["Authorization", "Content-Type",
+                       allow_methods=["GET", "POST", "PUT", "DELETE"], allow_headers=["Authorization", "Content-Type",
                                                                             "Last-Event-ID"])
     app.add_middleware(SecurityAndMetricsMiddleware, metrics=state.metrics)
     return app

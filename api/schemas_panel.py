@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas import AlertOut
 
@@ -22,3 +22,29 @@ class ResidentHistory(BaseModel):
     resident_id: str
     since: datetime
     alerts: list[PastAlert]
+
+
+class PriorityRow(BaseModel):
+    """One condition's priority for an organisation, with the default it replaces."""
+
+    condition: str
+    category: str
+    priority: int = Field(description="1 is the most urgent")
+    repeat_bump: int = Field(description="how much a repeat raises the priority (never above 1)")
+    escalate_after_s: int = Field(description="an unclaimed alarm escalates after this long (0: never)")
+    default_priority: int
+    default_repeat_bump: int
+    default_escalate_after_s: int
+    overridden: bool = Field(description="whether the organisation has its own row")
+    updated_by: str | None = None
+    updated_at: datetime | None = None
+
+
+class PriorityIn(BaseModel):
+    """An organisation's own priority for one condition."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    priority: int = Field(ge=1, le=9, description="1 is the most urgent")
+    repeat_bump: int = Field(ge=0, le=8)
+    escalate_after_s: int = Field(ge=0, le=86400, description="0: never escalate")

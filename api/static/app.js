@@ -111,6 +111,7 @@ async function start() {
   $("who").textContent = `${state.user.display_name} · ${state.user.role}`;
   $("signin").hidden = true; $("app").hidden = false; $("signout").hidden = false; $("sound").hidden = false;
   $("queue-summary").hidden = false;
+  document.querySelector("[data-tab=priorities]").hidden = state.user.role !== "admin";
   await loadQueue();
   stream();
 }
@@ -561,11 +562,55 @@ async function loadKpis() {
     el("li", { dataset: { outcome: code } }, `${(OUTCOMES.find((o) => o[0] === code) || [code, code])[1]}: ${n}`)));
 }
 
+// ---- priority table (administrators) -------------------------------------------------------
+
+async function loadPriorities() {
+  const select = $("priorities-org");
+  if (!select.options.length) {
+    const orgs = await api("/api/organisations");
+    select.replaceChildren(...orgs.map((o) => el("option", { value: o.org_id }, `${o.name} (${o.org_id})`)));
+  }
+  if (!select.value) return;
+  const rows = await api(`/api/organisations/${encodeURIComponent(select.value)}/priorities`);
+  $("priorities-body").replaceChildren(...rows.map(priorityRow));
+}
+
+function priorityRow(row) {
+  const input = (name, min, max) => el("input", { type: "number", min: String(min), max: String(max), value: String(row[name]), name, "aria-label": `${row.condition} ${name}` });
+  const fields = [input("priority", 1, 9), input("repeat_bump", 0, 8), input("escalate_after_s", 0, 86400)];
+  const save = el("button", { type: "button", class: "primary", dataset: { act: "save" }, onclick: () => savePriority(row.condition, fields) }, "Save");
+  const reset = el("button", { type: "button", dataset: { act: "reset" }, onclick: () => resetPriority(row.condition) }, "Default");
+  reset.disabled = !row.overridden;
+  return el("tr", { dataset: { condition: row.condition, overridden: String(row.overridden) } },
+    el("td", {}, LABELS[row.condition] || row.condition), el("td", {}, row.category),
+    ...fields.map((field) => el("td", {}, field)),
+    el("td", { class: "sub" }, `P${row.default_priority}, +${row.default_repeat_bump}, ${row.default_escalate_after_s} s`
+      + (row.overridden ? ` · changed by ${row.updated_by}` : "")),
+    el("td", {}, el("div", { class: "actions" }, save, reset)));
+}
+
+async function savePriority(condition, fields) {
+  const body = Object.fromEntries(fields.map((field) => [field.name, Number(field.value)]));
+  try {
+    await api(`/api/organisations/${encodeURIComponent($("priorities-org").value)}/priorities/${condition}`, { method: "PUT", body: JSON.stringify(body) });
+    toast(`Saved: ${LABELS[condition] || condition} is now P${body.priority}`);
+    await loadPriorities();
+  } catch (error) { toast(`Could not save: ${error.message}`); }
+}
+
+async function resetPriority(condition) {
+  try {
+    await api(`/api/organisations/${encodeURIComponent($("priorities-org").value)}/priorities/${condition}`, { method: "DELETE" });
+    toast(`${LABELS[condition] || condition} is back to the default`);
+    await loadPriorities();
+  } catch (error) { toast(`Could not reset: ${error.message}`); }
+}
+
 function showTab(name) {
   state.tab = name;
   for (const button of document.querySelectorAll(".tabs button")) button.classList.toggle("active", button.dataset.tab === name);
-  for (const tab of ["queue", "devices", "kpis"]) $(`tab-${tab}`).hidden = tab !== name;
-  const load = name === "devices" ? loadDevices : name === "kpis" ? loadKpis : null;
+  for (const tab of ["queue", "devices", "kpis", "priorities"]) $(`tab-${tab}`).hidden = tab !== name;
+  const load = { devices: loadDevices, kpis: loadKpis, priorities: loadPriorities }[name];
   if (load) load().catch((error) => toast(`Could not load: ${error.message}`));
 }
 
@@ -581,6 +626,7 @@ document.addEventListener("DOMContentLoaded", () => {
     $("sound").textContent = state.soundOn ? "Sound on" : "Sound off";
   });
   for (const button of document.querySelectorAll(".tabs button")) button.addEventListener("click", () => showTab(button.dataset.tab));
+  $("priorities-org").addEventListener("change", () => loadPriorities().catch((error) => toast(`Could not load: ${error.message}`)));
   setInterval(updateAges, 1000);
   document.body.dataset.beeps = "0";
   if (state.token) start().catch(() => signOut(""));
