@@ -42,6 +42,7 @@ async def test_admin_sets_an_organisations_priority_in_the_console(
     await page.click("button[type=submit]")
     await page.click("[data-tab=priorities]")
     await page.select_option("#priorities-org", world.org_a)
+    await page.wait_for_selector(f"#priorities-body[data-org='{world.org_a}']")
     row = page.locator("#priorities-body tr[data-condition=personal_trigger]")
     await expect(row).to_have_attribute("data-overridden", "false")
     await row.locator("input[name=priority]").fill("1")

@@ -570,9 +570,13 @@ async function loadPriorities() {
     const orgs = await api("/api/organisations");
     select.replaceChildren(...orgs.map((o) => el("option", { value: o.org_id }, `${o.name} (${o.org_id})`)));
   }
-  if (!select.value) return;
-  const rows = await api(`/api/organisations/${encodeURIComponent(select.value)}/priorities`);
+  const orgId = select.value;
+  if (!orgId) return;
+  const rows = await api(`/api/organisations/${encodeURIComponent(orgId)}/priorities`);
+  // Another organisation was picked while this one loaded: its own load will draw the table.
+  if (select.value !== orgId) return;
   $("priorities-body").replaceChildren(...rows.map(priorityRow));
+  $("priorities-body").dataset.org = orgId;
 }
 
 function priorityRow(row) {
