@@ -18,7 +18,7 @@ TOKEN_PREFIX = "tc_"  # noqa: S105 - a public prefix, not a secret
 
 
 class Role(StrEnum):
-    """Who a user is to the service (DOMAIN.md section 6)."""
+    """Who a user is to the service (docs/domain.md section 6)."""
 
     OPERATOR = "operator"
     PROVIDER = "provider"

@@ -13,7 +13,6 @@ import asyncpg
 from api import audit
 from api.access_admin import InvalidScopeError, UnknownUserError, change_user_scope, cli_actor
 from api.auth import ExistingUserError, Role, UnknownReferenceError, UserScope, issue_token
-from api.main import serve_api
 from api.queries import access as access_queries
 from telecare.cli import print_json
 from telecare.settings import Settings
@@ -51,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     token = subparsers.add_parser("token", help="API bearer tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="issue a token (printed once; only its hash is stored)")
-    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--role", required=True, choices=[role.value for role in Role],
+                        help="operator (control centre), provider (care staff), reviewer (social worker) or admin")
     create.add_argument("--org", action="append", default=[], dest="orgs",
                         help="organisation served (operator: repeat for each; provider: their own)")
     create.add_argument("--user", type=_user_name, default=None, help="user name (default: <role>-<org>)")
@@ -61,12 +61,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
                         help=f"1 to {MAX_EXPIRY_DAYS} (default 90); there are no never-expiring tokens")
     create.set_defaults(handler=_create_token)
     listing = token_sub.add_parser("list", help="tokens issued (never the tokens themselves)")
-    listing.add_argument("--user", type=_user_name, default=None)
+    listing.add_argument("--user", type=_user_name, default=None, help="only this user's tokens")
     listing.set_defaults(handler=_list_tokens)
     revoke = token_sub.add_parser("revoke", help="revoke one token by id, or every token of a user")
     which = revoke.add_mutually_exclusive_group(required=True)
-    which.add_argument("--id", type=int, dest="token_id")
-    which.add_argument("--user", type=_user_name)
+    which.add_argument("--id", type=int, dest="token_id", help="the token's id (from `telecare token list`)")
+    which.add_argument("--user", type=_user_name, help="revoke every token of this user")
     revoke.set_defaults(handler=_revoke_tokens)
 
     user = subparsers.add_parser("user", help="API users")
@@ -82,6 +82,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from api.main import serve_api  # noqa: PLC0415 - heavy: only when serving
+
     overrides = {k: v for k, v in (("api_host", args.host), ("api_port", args.port)) if v is not None}
     effective = settings.model_copy(update=overrides) if overrides else settings
     stop = stop_on_signals()

@@ -31,7 +31,9 @@ from api.routers import (
     health,
     kpis,
     organisations,
+    priorities,
     reports,
+    resident_history,
     residents,
     stream,
     users,
@@ -89,8 +91,8 @@ def create_app(*, settings: Settings, options: ApiOptions | None = None) -> Fast
     app.state.api = state
     install_error_handlers(app=app)
     # The live stream comes before the alerts router so `/stream` is not read as an alert id.
-    for module in (stream, alerts, residents, care_plans, events, devices, organisations, users, kpis, audit, reports,
-                   health):
+    for module in (stream, alerts, residents, resident_history, care_plans, events, devices, organisations,
+                   priorities, users, kpis, audit, reports, health):
         app.include_router(module.router)
     mount_docs(app=app)
     static_dir = resources.files("api") / "static"
@@ -101,7 +103,7 @@ def create_app(*, settings: Settings, options: ApiOptions | None = None) -> Fast
         return RedirectResponse("/console/")
 
     app.add_middleware(CORSMiddleware, allow_origins=list(opts.cors_origins), allow_credentials=False,
-                       allow_methods=["GET", "POST", "PUT"], allow_headers=["Authorization", "Content-Type",
+                       allow_methods=["GET", "POST", "PUT", "DELETE"], allow_headers=["Authorization", "Content-Type",
                                                                             "Last-Event-ID"])
     app.add_middleware(SecurityAndMetricsMiddleware, metrics=state.metrics)
     return app

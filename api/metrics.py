@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from api.service_metrics import ServiceMetrics
+
 
 class ApiMetrics:
     """Request latency, auth failures, live-stream clients and events."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # The whole service's queue, rules and dead letters, read from the database at each scrape.
+        self.service = ServiceMetrics(registry=self.registry)
         self.requests = Histogram(
             "telecare_api_request_seconds", "HTTP request duration by route and status",
             ["method", "route", "status"], registry=self.registry,

@@ -137,6 +137,9 @@ class AlertOut(_Out):
     closed_by: str | None = Field(description="User id of the operator who closed it.")
     closed_at: datetime | None = Field(description="When it was closed.")
     outcome: str | None = Field(description="Outcome code at close, e.g. reassured, false_alarm, ambulance.")
+    # What the operator needs before dialling: where the resident is and how a responder gets in.
+    address: str | None = None
+    access_notes: str | None = None
 
 
 class AlertQueue(_Out):
@@ -204,6 +207,7 @@ class ResidentSummary(_Out):
     night_start: WallClock
     night_end: WallClock
     open_alerts: int = Field(description="Alerts not yet closed.", examples=[1])
+    address: str | None = None
 
 
 class Contact(_Out):
@@ -282,6 +286,8 @@ class OpenCondition(_Out):
     subject: str
     opened_at: datetime
     alert_id: int | None
+    # A condition can outlive its alert (a pendant never "restores"): the console shows it as handled.
+    alert_status: str | None = None
 
 
 class DeviceOut(_Out):
@@ -298,6 +304,9 @@ class DeviceOut(_Out):
     battery_low: bool | None = Field(description="The device says its battery is low.", examples=[False])
     availability: str | None = Field(description="online or offline, as the hub reports it.", examples=["online"])
     availability_at: datetime | None = Field(description="When availability last changed.")
+    # "Battery" or "Mains (single phase)" as Zigbee2MQTT reports it: a mains device has no battery to show.
+    power_source: str | None = None
+    registered_at: datetime | None = None
 
 
 class DeviceHealth(DeviceOut):
@@ -373,7 +382,7 @@ class FalseAlarmRate(_Out):
 
 
 class Kpis(_Out):
-    """Control-centre KPIs over a period (DOMAIN.md section 3)."""
+    """Control-centre KPIs over a period (docs/domain.md section 3)."""
 
     since: datetime
     until: datetime

@@ -2,7 +2,7 @@
 
 The product raises alerts from sensor events. This judge never sees a sensor: it reads the simulator's
 own record of what the person did (bed exits, the morning rise, outings, bedtime, incidents) and applies
-the night rules of DOMAIN.md section 4 with the resident's care-plan settings (the same ones
+the night rules of docs/domain.md section 4 with the resident's care-plan settings (the same ones
 `bench.rules_accuracy.configure_rules` enters), so a deterioration episode's hour of wandering at 3 a.m.
 is a night that called for a check, as it would be for a waking-night worker, and not a false alarm.
 

@@ -90,7 +90,7 @@ class RuleTimes:
     silence_watchdog: bool = False
     # Where the replayed data ends: an alarm that could only be due after it cannot be judged.
     data_end: datetime | None = None
-    # The night window the night rules watch (DOMAIN.md section 4: "front door opened in the night
+    # The night window the night rules watch (docs/domain.md section 4: "front door opened in the night
     # window"); a "night" incident the simulator starts outside it is not one by that definition.
     night_window: tuple[time, time] | None = None
 

@@ -8,7 +8,6 @@ from typing import Any
 import asyncpg
 
 from ingest.deadletters import discard_dead_letters, list_dead_letters, redrive_dead_letters
-from ingest.service import run_ingest
 from ingest.stats import read_stats
 from telecare.cli import print_json
 from telecare.settings import Settings
@@ -34,11 +33,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         command = dlq_sub.add_parser(name, help=help_text)
         command.add_argument("--reason", default=None, help="only dead letters with this reason")
         command.add_argument("--id", type=int, action="append", dest="ids", help="only these ids")
-        command.add_argument("--limit", type=int, default=100)
+        command.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
         command.set_defaults(handler=handler)
 
 
 async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.service import run_ingest  # noqa: PLC0415 - heavy: only when serving
+
     # SIGTERM and SIGINT finish the batch in hand, then stop.
     stop = stop_on_signals()
     await run_ingest(settings=settings, stop=stop)

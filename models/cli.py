@@ -17,8 +17,12 @@ from models.review import add_trigger, record_decision
 from models.scheduler import SchedulerOptions, run_scheduler
 from models.scheme import scheme_view
 from models.service import FORMATS, render_pack, run_nightly
+from telecare.cli import iso_date, require_known
 from telecare.settings import Settings
 from telecare.signals import stop_on_signals
+
+_DATE = {"type": iso_date, "metavar": "YYYY-MM-DD"}
+_FORMAT_HELP = "json (default), csv, html or pdf; pdf needs --out"
 
 
 def _config(args: argparse.Namespace) -> EvidenceConfig:
@@ -39,6 +43,8 @@ async def nightly_handler(args: argparse.Namespace, settings: Settings) -> int:
     """Compute and store nightly summaries; check triggers and raise review alerts."""
     from telecare.cli import print_json  # noqa: PLC0415
 
+    await require_known(database_url=settings.database_url, residents=args.resident,
+                        orgs=[args.org] if args.org else [])
     connection = await asyncpg.connect(settings.database_url)
     try:
         ids = list(args.resident) or [r["resident_id"] for r in await connection.fetch(
@@ -62,6 +68,7 @@ async def worker_handler(args: argparse.Namespace, settings: Settings) -> int:
 async def pack_handler(args: argparse.Namespace, settings: Settings) -> int:
     """Write an evidence pack as JSON, CSV, HTML or PDF."""
     baseline = (args.baseline_from, args.baseline_to) if args.baseline_from and args.baseline_to else None
+    await require_known(database_url=settings.database_url, residents=[args.resident])
     connection = await asyncpg.connect(settings.database_url)
     try:
         body, _, _ = await render_pack(connection=connection, resident_id=args.resident, first=args.first,
@@ -76,6 +83,7 @@ async def scheme_handler(args: argparse.Namespace, settings: Settings) -> int:
     """The provider's scheme view: who is stable and who needs a review."""
     from telecare.cli import print_json  # noqa: PLC0415
 
+    await require_known(database_url=settings.database_url, orgs=[args.org])
     connection = await asyncpg.connect(settings.database_url)
     try:
         rows = await scheme_view(connection=connection, org_id=args.org, last=args.last, config=_config(args))
@@ -92,6 +100,7 @@ async def scheme_handler(args: argparse.Namespace, settings: Settings) -> int:
 
 async def decide_handler(args: argparse.Namespace, settings: Settings) -> int:
     """Record a review decision."""
+    await require_known(database_url=settings.database_url, residents=[args.resident])
     connection = await asyncpg.connect(settings.database_url)
     try:
         decision_id = await record_decision(
@@ -106,6 +115,8 @@ async def decide_handler(args: argparse.Namespace, settings: Settings) -> int:
 
 async def trigger_handler(args: argparse.Namespace, settings: Settings) -> int:
     """Add a reactivation trigger."""
+    await require_known(database_url=settings.database_url, orgs=[args.org],
+                        residents=[args.resident] if args.resident else [])
     connection = await asyncpg.connect(settings.database_url)
     try:
         trigger_id = await add_trigger(
@@ -123,7 +134,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", default="live", help="alert run to read (a rules replay writes its own)")
     parser.add_argument("--waking-night-rate", type=float, default=rates.waking_night_hourly, help="GBP per hour")
     parser.add_argument("--sleep-in-rate", type=float, default=rates.sleep_in_hourly, help="GBP per hour")
-    parser.add_argument("--hours-per-night", type=float, default=rates.hours_per_night)
+    parser.add_argument("--hours-per-night", type=float, default=rates.hours_per_night,
+                        help="paid hours of a waking night or sleep-in (default %(default)s)")
 
 
 def register(subparsers: Any) -> None:
@@ -134,10 +146,12 @@ def register(subparsers: Any) -> None:
 
     nightly = sub.add_parser("nightly", help="compute and store nightly summaries; check reactivation triggers")
     who = nightly.add_mutually_exclusive_group(required=True)
-    who.add_argument("--resident", action="append", default=[])
-    who.add_argument("--org")
-    nightly.add_argument("--from", dest="first", type=date.fromisoformat, default=yesterday)
-    nightly.add_argument("--to", dest="last", type=date.fromisoformat, default=yesterday)
+    who.add_argument("--resident", action="append", default=[], metavar="ID", help="this resident (repeatable)")
+    who.add_argument("--org", metavar="ORG", help="every resident of this organisation")
+    nightly.add_argument("--from", dest="first", default=yesterday, help="first night, the evening's date "
+                         "(default: yesterday)", **_DATE)
+    nightly.add_argument("--to", dest="last", default=yesterday, help="last night, inclusive (default: yesterday)",
+                         **_DATE)
     nightly.add_argument("--no-alerts", action="store_true", help="do not raise care-review alerts")
     _common(nightly)
     nightly.set_defaults(handler=nightly_handler)
@@ -145,50 +159,59 @@ def register(subparsers: Any) -> None:
     worker = sub.add_parser("worker", help="every morning, read each resident's night once it is over "
                                            "(also part of `telecare run`)")
     defaults = SchedulerOptions()
-    worker.add_argument("--interval-s", type=float, default=defaults.interval_s)
-    worker.add_argument("--catch-up-nights", type=int, default=defaults.catch_up_nights)
+    worker.add_argument("--interval-s", type=float, default=defaults.interval_s,
+                        help="seconds between rounds (default %(default)s)")
+    worker.add_argument("--catch-up-nights", type=int, default=defaults.catch_up_nights,
+                        help="nights to fill in after a pause (default %(default)s)")
     worker.add_argument("--org", help="only this organisation's residents")
     _common(worker)
     worker.set_defaults(handler=worker_handler)
 
     pack = sub.add_parser("pack", help="evidence pack for one resident and period")
-    pack.add_argument("--resident", required=True)
-    pack.add_argument("--from", dest="first", type=date.fromisoformat, required=True)
-    pack.add_argument("--to", dest="last", type=date.fromisoformat, required=True)
-    pack.add_argument("--baseline-from", type=date.fromisoformat)
-    pack.add_argument("--baseline-to", type=date.fromisoformat)
-    pack.add_argument("--format", choices=FORMATS, default="json")
-    pack.add_argument("--out", type=Path)
+    pack.add_argument("--resident", required=True, metavar="ID", help="the resident's id")
+    pack.add_argument("--from", dest="first", required=True, help="first night of the period", **_DATE)
+    pack.add_argument("--to", dest="last", required=True, help="last night of the period, inclusive", **_DATE)
+    pack.add_argument("--baseline-from", help="first night of the comparison period (with --baseline-to)", **_DATE)
+    pack.add_argument("--baseline-to", help="last night of the comparison period; it must end before --from",
+                      **_DATE)
+    pack.add_argument("--format", choices=FORMATS, default="json", help=_FORMAT_HELP)
+    pack.add_argument("--out", type=Path, metavar="FILE", help="write here (default: standard output)")
     _common(pack)
     pack.set_defaults(handler=pack_handler)
 
     scheme = sub.add_parser("scheme", help="all residents of a provider: stable or needs review")
-    scheme.add_argument("--org", required=True)
-    scheme.add_argument("--to", dest="last", type=date.fromisoformat, default=yesterday)
-    scheme.add_argument("--format", choices=("json", "csv"), default="json")
-    scheme.add_argument("--out", type=Path)
+    scheme.add_argument("--org", required=True, metavar="ORG", help="the organisation's id")
+    scheme.add_argument("--to", dest="last", default=yesterday, help="last night to judge (default: yesterday)",
+                        **_DATE)
+    scheme.add_argument("--format", choices=("json", "csv"), default="json", help="json (default) or csv")
+    scheme.add_argument("--out", type=Path, metavar="FILE", help="write here (default: standard output)")
     _common(scheme)
     scheme.set_defaults(handler=scheme_handler)
 
     decide = sub.add_parser("decide", help="record a review decision")
-    decide.add_argument("--resident", required=True)
-    decide.add_argument("--decision", choices=("reduce", "maintain", "reactivate"), required=True)
-    decide.add_argument("--criteria", required=True)
-    decide.add_argument("--reviewer", required=True)
-    decide.add_argument("--follow-up", type=date.fromisoformat, required=True)
-    decide.add_argument("--on", type=date.fromisoformat, default=date.today())
-    decide.add_argument("--support-from", choices=("waking_night", "sleep_in", "telecare_only"))
-    decide.add_argument("--support-to", choices=("waking_night", "sleep_in", "telecare_only"))
+    decide.add_argument("--resident", required=True, metavar="ID", help="the resident's id")
+    decide.add_argument("--decision", choices=("reduce", "maintain", "reactivate"), required=True,
+                        help="reduce, maintain or reactivate night support")
+    decide.add_argument("--criteria", required=True, help="what the decision rests on, in words")
+    decide.add_argument("--reviewer", required=True, help="who decided (name or staff id)")
+    decide.add_argument("--follow-up", required=True, help="when to look again", **_DATE)
+    decide.add_argument("--on", default=date.today(), help="date of the decision (default: today)", **_DATE)
+    decide.add_argument("--support-from", choices=("waking_night", "sleep_in", "telecare_only"),
+                        help="night support before the decision")
+    decide.add_argument("--support-to", choices=("waking_night", "sleep_in", "telecare_only"),
+                        help="night support after the decision")
     decide.set_defaults(handler=decide_handler)
 
     trigger = sub.add_parser("trigger", help="add a reactivation trigger (N nights in M)")
-    trigger.add_argument("--org", required=True)
-    trigger.add_argument("--resident")
-    trigger.add_argument("--name", required=True)
-    trigger.add_argument("--feature", required=True)
-    trigger.add_argument("--comparison", default=">=", choices=(">=", ">", "<=", "<"))
-    trigger.add_argument("--threshold", type=float, required=True)
-    trigger.add_argument("--min-nights", type=int, required=True)
-    trigger.add_argument("--window-nights", type=int, required=True)
+    trigger.add_argument("--org", required=True, metavar="ORG", help="the organisation the trigger belongs to")
+    trigger.add_argument("--resident", metavar="ID", help="only this resident (default: every resident of --org)")
+    trigger.add_argument("--name", required=True, help="a name people will recognise, e.g. \"left at night\"")
+    trigger.add_argument("--feature", required=True,
+                         help="nightly feature to watch, e.g. bed_exits, minutes_out_of_bed, door_exits")
+    trigger.add_argument("--comparison", default=">=", choices=(">=", ">", "<=", "<"),
+                         help="how the feature is compared with --threshold (default >=)")
+    trigger.add_argument("--threshold", type=float, required=True, help="the value a night is compared with")
+    trigger.add_argument("--min-nights", type=int, required=True, help="fires when this many nights match ...")
+    trigger.add_argument("--window-nights", type=int, required=True, help="... within this many recent nights")
     trigger.set_defaults(handler=trigger_handler)
     register_models(subparsers)

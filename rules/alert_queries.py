@@ -4,6 +4,12 @@ from __future__ import annotations
 
 PRIORITIES = "SELECT condition, priority, repeat_bump, escalate_after_s, category FROM alert_priorities"
 
+# Organisations' own rows (the category stays the default's).
+PRIORITY_OVERRIDES = """
+SELECT o.org_id, o.condition, o.priority, o.repeat_bump, o.escalate_after_s, p.category
+FROM alert_priority_overrides o JOIN alert_priorities p USING (condition)
+"""
+
 SET_PRIORITY = """
 INSERT INTO alert_priorities (condition, priority, repeat_bump, escalate_after_s, category)
 VALUES ($1, $2, $3, $4, $5)
@@ -99,8 +105,11 @@ HISTORY = "SELECT * FROM alert_history WHERE alert_id = $1 ORDER BY history_id"
 DUE_ESCALATIONS = """
 SELECT a.alert_id, a.priority, a.escalation_level FROM alerts a
 JOIN alert_priorities p USING (condition)
-WHERE a.run = $1 AND a.status = 'raised' AND p.escalate_after_s > 0 AND a.escalation_level < $3
-  AND a.queued_at + make_interval(secs => p.escalate_after_s * (a.escalation_level + 1)) <= $2
+LEFT JOIN alert_priority_overrides o ON o.org_id = a.org_id AND o.condition = a.condition
+WHERE a.run = $1 AND a.status = 'raised' AND COALESCE(o.escalate_after_s, p.escalate_after_s) > 0
+  AND a.escalation_level < $3
+  AND a.queued_at + make_interval(secs => COALESCE(o.escalate_after_s, p.escalate_after_s)
+                                          * (a.escalation_level + 1)) <= $2
 ORDER BY a.priority, a.queued_at
 FOR UPDATE OF a SKIP LOCKED
 """

@@ -75,7 +75,7 @@ async def open_condition(
     if already_open and not activation:
         return None
     active = await connection.fetchrow(q.ACTIVE_FOR_UPDATE, report.run, report.subject_key, report.condition)
-    rule = priorities.for_condition(condition=report.condition)
+    rule = priorities.for_condition(condition=report.condition, org_id=report.org_id)
     detail = {"subject": report.subject, "device_id": report.device_id, **(report.detail or {})}
     if active is None:
         alert_id: int = await connection.fetchval(

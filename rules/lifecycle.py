@@ -18,7 +18,7 @@ from rules.alerts import add_history, notify
 
 
 class Outcome(StrEnum):
-    """How an alert ended (DOMAIN.md section 3)."""
+    """How an alert ended (docs/domain.md section 3)."""
 
     FALSE_ALARM = "false_alarm"
     REASSURED = "reassured"

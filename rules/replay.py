@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +32,7 @@ async def replay_history(
     resident_ids: list[str] | None = None, batch_size: int = 5000,
     watchdog_every: timedelta = timedelta(minutes=15), silence_watchdog: bool | None = None,
     operator: SimulatedOperator | None = None,
+    progress: Callable[[datetime], None] | None = None,
 ) -> ReplaySummary:
     """Process events in [since, until) in event-time order under the run name `run`.
 
@@ -117,6 +119,8 @@ async def replay_history(
             processed += 1
         after = (rows[-1]["time"], rows[-1]["ingest_seq"])
         await flush()
+        if progress is not None:  # how far through the period, in event time (the CLI's progress bar)
+            progress(rows[-1]["time"])
     await tick_until(until)
     await flush()
     closed = desk.closed if desk is not None else 0

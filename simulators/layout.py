@@ -20,7 +20,7 @@ class DeviceModel:
     initial_state: tuple[tuple[str, object], ...]
 
 
-# The models from DOMAIN.md's device table, with the fields Z2M really sends for them.
+# The models from docs/domain.md's device table, with the fields Z2M really sends for them.
 MODELS: dict[str, DeviceModel] = {
     "RTCGQ11LM": DeviceModel(
         "RTCGQ11LM", "Aqara", "Motion sensor", True, (("occupancy", False), ("illuminance", 0))
@@ -158,7 +158,7 @@ FALL_RADAR = "bathroom/fall radar"
 
 
 def standard_flat(*, hub_id: str) -> HomeLayout:
-    """The supported-living flat the scheme simulator uses: DOMAIN.md's devices, one PIR per room."""
+    """The supported-living flat the scheme simulator uses: docs/domain.md's devices, one PIR per room."""
     specs = [
         device(hub_id=hub_id, friendly_name=name, device_type=DeviceType.PIR, location=room)
         for room, name in ROOM_PIRS.items()

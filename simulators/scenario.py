@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from simulators import incidents as plans
 from simulators.canonical import CanonicalHub
+from simulators.demo import care_details, demo_calls, press_stimuli
 from simulators.deterioration import NEUTRAL, draw_episode, narrowed
 from simulators.emulator import HubEmulator
 from simulators.layout import HomeLayout, standard_flat
@@ -67,6 +68,8 @@ class ScenarioConfig:
     forced: tuple[tuple[int, int, str], ...] = ()
     # Epoch seconds from which messages go on the wire (default: the start date's local midnight).
     live_from: float | None = None
+    # Extra pendant presses per hour across the scheme, the first 20 s after going live (`telecare run`).
+    demo_calls_per_hour: float = 0.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -206,6 +209,7 @@ class ResidentSim:
             home=home, stays=[Stay(config.start_epoch, rise, Place.BED)], tz=tz, rng=warmup_rng
         )
         first += checkin_stimuli(home=home, start=config.start_epoch, end=rise, rng=warmup_rng)
+        first += self._demo_presses()
         first += temperature_stimuli(
             home=home,
             start=config.start_epoch,
@@ -232,6 +236,18 @@ class ResidentSim:
         while pending and pending[0][0] <= end:
             yield from self.emulator.feed(heapq.heappop(pending)[2])
         yield from self.emulator.advance(until=end)
+
+    def _demo_presses(self) -> list[Stimulus]:
+        config = self.config
+        if config.live_from is None or config.demo_calls_per_hour <= 0:
+            return []
+        end = local_epoch(tz=config.tz, day=config.start, minutes=config.days * 1440)
+        times = demo_calls(seed=config.seed, residents=config.residents, start=config.live_from, end=end,
+                           per_hour=config.demo_calls_per_hour).get(self.index, [])
+        for at in times:
+            self._record({"record": "incident", "incident": "pendant_press", "start": stamp(at, config.tz),
+                          "end": None, "location": None, "device": "pendant", "demo": True}, at=at)
+        return list(press_stimuli(times=times))
 
     def _day(self, *, day_index: int, day: date, rise: float) -> tuple[list[Stimulus], float]:
         config, tz, home = self.config, self.config.tz, self.home
@@ -326,6 +342,7 @@ def scenario_site(*, config: ScenarioConfig) -> dict[str, Any]:
             home=config.layout(index),
             night_window=config.night_window,
             protocol=config.protocol,
+            details=care_details(seed=config.seed, index=index),
         )
         for index in range(config.residents)
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +25,8 @@ class SiteResidentSpec:
     home: HomeLayout
     night_window: tuple[time, time]
     protocol: Literal["z2m", "canonical"] = "z2m"
+    # Address, response protocol and contacts, as the site file spells them (see telecare.site).
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def site_document(
@@ -38,6 +40,7 @@ def site_document(
                 "id": spec.resident_id,
                 "name": spec.name,
                 "flat": spec.flat,
+                **spec.details,
                 "night_window": {
                     "start": spec.night_window[0].strftime("%H:%M"),
                     "end": spec.night_window[1].strftime("%H:%M"),

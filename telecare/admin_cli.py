@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     site = subparsers.add_parser("site", help="organisations, residents, hubs and devices")
     site_sub = site.add_subparsers(dest="site_command", required=True)
     import_cmd = site_sub.add_parser("import", help="provision a site file (YAML or JSON)")
-    import_cmd.add_argument("file", type=existing_file)
+    import_cmd.add_argument("file", type=existing_file,
+                            help="the site file (.yaml, .yml or .json); see docs/simulators.md")
     import_cmd.set_defaults(handler=_site_import)
 
 

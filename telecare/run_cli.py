@@ -20,8 +20,6 @@ from typing import Any
 
 import asyncpg
 
-from ingest.service import run_ingest
-from rules.worker import WorkerOptions, run_worker
 from telecare.db.migrate import ensure_database, migrate
 from telecare.local_broker import BrokerError, LocalBroker
 from telecare.settings import Settings
@@ -38,11 +36,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "run", help="ingest, rules, evidence and API in one process, optionally with simulated homes")
     run.add_argument("--local-broker", action="store_true",
                      help="start a private Mosquitto from deploy/mosquitto (persistent, big queues) and use it")
-    run.add_argument("--broker-port", type=int, default=18830)
-    run.add_argument("--simulate-flats", type=int, default=0, help="simulate a scheme of N flats in real time")
-    run.add_argument("--seed", type=int, default=1)
-    run.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
-    run.add_argument("--no-api", action="store_true")
+    run.add_argument("--broker-port", type=int, default=18830, metavar="PORT",
+                     help="port of the private broker started by --local-broker (default 18830)")
+    run.add_argument("--simulate-flats", type=int, default=0, metavar="N",
+                     help="simulate a scheme of N flats in real time (default 0: none)")
+    run.add_argument("--seed", type=int, default=1, help="seed of the simulated scheme (default 1)")
+    run.add_argument("--speed", type=float, default=1.0,
+                     help="simulated seconds per real second (default 1: real time; 60 plays a night in 8 min)")
+    run.add_argument("--demo-calls-per-hour", type=float, default=4.0, metavar="N",
+                     help="with --simulate-flats: extra pendant presses per hour across the scheme, the first "
+                          "20 s after start, so the console has something to handle (default 4; 0: off)")
+    run.add_argument("--no-api", action="store_true", help="run without the API and console")
     run.set_defaults(handler=_run)
 
 
@@ -88,6 +92,11 @@ async def _announce_console(*, settings: Settings, org_id: str, stop: asyncio.Ev
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    # The service's heavy imports are paid only by the command that runs it (every `telecare` call builds
+    # the whole parser).
+    from ingest.service import run_ingest  # noqa: PLC0415
+    from rules.worker import WorkerOptions, run_worker  # noqa: PLC0415
+
     stop = stop_on_signals()
     broker: LocalBroker | None = None
     if args.local_broker:
@@ -119,7 +128,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                     log.error("the simulators are not installed; running without a simulated scheme")
                 else:
                     parts.create_task(simulate(settings=settings, flats=args.simulate_flats, seed=args.seed,
-                                               speed=args.speed, stop=stop), name="simulated-scheme")
+                                               speed=args.speed, stop=stop,
+                                               demo_calls_per_hour=args.demo_calls_per_hour),
+                                      name="simulated-scheme")
                     if settings.dev_mode and serve_api is not None:
                         parts.create_task(_announce_console(settings=settings, org_id="demo-org", stop=stop),
                                           name="console-announcement")

@@ -6,7 +6,7 @@ import ssl
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The priority lane's MQTT session is the ingest's client id (and broker user) with this suffix.
@@ -132,5 +132,10 @@ def load_settings(**overrides: object) -> Settings:
     """Build the settings from the environment, with explicit overrides winning."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        # One line per problem, in the variables' own names, without pydantic's links and echoed input.
+        problems = [(f"TELECARE_{'_'.join(str(part) for part in error['loc']).upper()}: " if error["loc"] else "")
+                    + error["msg"].removeprefix("Value error, ") for error in exc.errors()]
+        raise SettingsError("; ".join(problems)) from exc
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc

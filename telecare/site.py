@@ -60,12 +60,33 @@ class SiteHub(_Strict):
     devices: list[SiteDevice] = Field(default_factory=list)
 
 
+class SiteResponse(_Strict):
+    """What the control centre does for the resident, and how responders get in."""
+
+    protocol: str = Field(default="", max_length=8000)
+    access_notes: str = Field(default="", max_length=4000)
+    medical_notes: str = Field(default="", max_length=4000)
+
+
+class SiteContact(_Strict):
+    """Someone to call for the resident; the list order is the calling order."""
+
+    name: str = Field(min_length=1, max_length=200)
+    relationship: str = Field(default="", max_length=100)
+    phone: str = Field(pattern=r"^\+?[0-9][0-9 ()-]{4,30}$")
+    keyholder: bool = False
+
+
 class SiteResident(_Strict):
     """A resident, known in telemetry by a pseudonymous id."""
 
     id: str = Field(pattern=_ID_PATTERN)
     name: str = Field(min_length=1, max_length=200)
     flat: str | None = None
+    address: str | None = Field(default=None, max_length=500)
+    # Absent means "leave what the database holds"; given, it replaces it (so a re-import is idempotent).
+    response: SiteResponse | None = None
+    contacts: list[SiteContact] | None = None
     timezone: str | None = None
     night_window: NightWindow = Field(default_factory=NightWindow)
     # In bed by, up by, out-of-bed limit, expected absences: what the care team decided (versioned).
@@ -107,13 +128,14 @@ async def provision_site(*, connection: asyncpg.Connection, site: SiteFile) -> d
         )
         for resident in site.residents:
             await connection.execute(
-                "INSERT INTO residents (resident_id, org_id, display_name, flat, timezone, night_start, night_end)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                "INSERT INTO residents (resident_id, org_id, display_name, flat, timezone, night_start, night_end,"
+                " address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
                 " ON CONFLICT (resident_id) DO UPDATE SET org_id = EXCLUDED.org_id,"
                 " display_name = EXCLUDED.display_name, flat = EXCLUDED.flat, timezone = EXCLUDED.timezone,"
-                " night_start = EXCLUDED.night_start, night_end = EXCLUDED.night_end",
+                " night_start = EXCLUDED.night_start, night_end = EXCLUDED.night_end,"
+                " address = COALESCE(EXCLUDED.address, residents.address)",
                 resident.id, org.id, resident.name, resident.flat, resident.timezone or org.timezone,
-                resident.night_window.start, resident.night_window.end,
+                resident.night_window.start, resident.night_window.end, resident.address,
             )
             counts["residents"] += 1
             if resident.care_plan is not None:
@@ -121,6 +143,7 @@ async def provision_site(*, connection: asyncpg.Connection, site: SiteFile) -> d
                     connection=connection, resident_id=resident.id, plan=resident.care_plan,
                     changed_by="site-import", source="site_file")
                 counts["care_plan_versions"] += version is not None
+            await _provision_care_details(connection=connection, resident=resident)
             for hub in resident.hubs:
                 await connection.execute(
                     "INSERT INTO hubs (hub_id, org_id, resident_id, protocol) VALUES ($1, $2, $3, $4)"
@@ -145,6 +168,28 @@ async def provision_site(*, connection: asyncpg.Connection, site: SiteFile) -> d
     # Tell running ingest workers to reload their registry cache.
     await connection.execute("SELECT pg_notify('telecare_registry', $1)", org.id)
     return counts
+
+
+async def _provision_care_details(*, connection: asyncpg.Connection, resident: SiteResident) -> None:
+    """The response protocol and the contacts in calling order, when the site file gives them."""
+    if resident.response is not None:
+        await connection.execute(
+            "INSERT INTO resident_protocols (resident_id, protocol, access_notes, medical_notes, updated_by)"
+            " VALUES ($1, $2, $3, $4, 'site-import')"
+            " ON CONFLICT (resident_id) DO UPDATE SET protocol = EXCLUDED.protocol,"
+            " access_notes = EXCLUDED.access_notes, medical_notes = EXCLUDED.medical_notes,"
+            " updated_by = EXCLUDED.updated_by, updated_at = now()",
+            resident.id, resident.response.protocol, resident.response.access_notes,
+            resident.response.medical_notes,
+        )
+    if resident.contacts is not None:
+        await connection.execute("DELETE FROM resident_contacts WHERE resident_id = $1", resident.id)
+        await connection.executemany(
+            "INSERT INTO resident_contacts (resident_id, name, relationship, phone, call_order, keyholder)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            [(resident.id, contact.name, contact.relationship, contact.phone, order, contact.keyholder)
+             for order, contact in enumerate(resident.contacts, start=1)],
+        )
 
 
 HUB_DEVICE_NAME = "$hub"  # MQTT topics cannot start with `$`, so no real device can be named like this

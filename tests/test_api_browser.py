@@ -104,7 +104,7 @@ async def test_pendant_press_reaches_console_and_is_handled_by_clicks(
 
     await page.click("[data-tab=devices]")
     await page.wait_for_selector("#devices-body tr", timeout=5_000)
-    assert await page.locator("#devices-body tr").count() == 3
+    assert await page.locator("#devices-body tr.device").count() == 3
     await page.screenshot(path=str(shots / "console-5-devices.png"))
     async with httpx.AsyncClient(base_url=api_server.base_url) as anonymous:
         assert (await anonymous.get("/api/alerts")).status_code == 401

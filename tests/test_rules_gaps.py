@@ -86,7 +86,7 @@ async def test_unclaimed_alert_escalates_and_is_pushed(database_url: str, db: as
         # The operator's queue, as JSON from the CLI: the escalated pendant alert is in it.
         telecare = shutil.which("telecare") or str(Path(sys.executable).parent / "telecare")
         done = subprocess.run(  # noqa: ASYNC221 - the CLI is the thing under test
-            [telecare, "alerts", "--limit", "1000"], capture_output=True, text=True, timeout=60,
+            [telecare, "alerts", "--limit", "1000", "--json"], capture_output=True, text=True, timeout=60,
                               env={**os.environ, "TELECARE_DATABASE_URL": database_url, "TELECARE_DEV_MODE": "true"},
                               check=True)
         queue = {item["alert_id"]: item for item in json.loads(done.stdout)}

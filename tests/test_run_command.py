@@ -34,9 +34,10 @@ async def test_run_starts_ingest_rules_api_and_a_simulated_scheme_whose_events_a
     )
     try:
         deadline = time.monotonic() + 90
-        events = tokens = 0
-        # Stop only once events are stored and the console token has been issued (and so printed).
-        while time.monotonic() < deadline and (events == 0 or tokens == 0):
+        events = tokens = alarms = 0
+        # Stop only once events are stored, the console token has been issued (and so printed) and the demo's
+        # first pendant press (20 s of simulated time after start) is on the live queue.
+        while time.monotonic() < deadline and (events == 0 or tokens == 0 or alarms == 0):
             await asyncio.sleep(1)
             try:
                 connection = await asyncpg.connect(database_url)
@@ -45,11 +46,14 @@ async def test_run_starts_ingest_rules_api_and_a_simulated_scheme_whose_events_a
             try:
                 events = int(await connection.fetchval("SELECT count(*) FROM events"))
                 tokens = int(await connection.fetchval("SELECT count(*) FROM api_tokens"))
+                alarms = int(await connection.fetchval(
+                    "SELECT count(*) FROM alerts WHERE run = 'live' AND condition = 'personal_trigger'"))
             except asyncpg.UndefinedTableError:
-                events = tokens = 0
+                events = tokens = alarms = 0
             finally:
                 await connection.close()
         assert events > 0, "no simulated event reached the hypertable"
+        assert alarms > 0, "no alarm on the live queue for the newcomer to handle"
         body = await asyncio.to_thread(
             lambda: urllib.request.urlopen(f"http://127.0.0.1:{api_port}/readyz", timeout=5).read())
         ready = json.loads(body)

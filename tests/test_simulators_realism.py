@@ -14,7 +14,7 @@ from simulators.profile import ProfileRanges
 from simulators.scenario import ScenarioConfig, scenario_messages
 from simulators.stimuli import WireMessage
 
-# DOMAIN.md section 2, device table: each model's own fields, plus what every Z2M message may carry.
+# docs/domain.md section 2, device table: each model's own fields, plus what every Z2M message may carry.
 DOMAIN_FIELDS: dict[str, set[str]] = {
     "RTCGQ11LM": {"occupancy", "illuminance", "battery", "voltage"},
     "MCCGQ11LM": {"contact", "battery", "voltage"},

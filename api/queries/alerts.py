@@ -9,7 +9,8 @@ ALERT_COLUMNS = """
 a.alert_id, a.org_id, a.resident_id, r.display_name AS resident_name, r.flat, a.hub_id, a.device_id,
 a.device_type, a.condition, a.status, a.priority, a.base_priority, a.repeat_count, a.escalation_level,
 a.raised_at, a.queued_at, a.last_event_at, a.cleared_at, a.claimed_by, a.claimed_at, a.acknowledged_by,
-a.acknowledged_at, a.escalated_at, a.closed_by, a.closed_at, a.outcome
+a.acknowledged_at, a.escalated_at, a.closed_by, a.closed_at, a.outcome,
+r.address, (SELECT p.access_notes FROM resident_protocols p WHERE p.resident_id = a.resident_id) AS access_notes
 """
 
 LIST = f"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 _SCOPE = "($1::text[] IS NULL OR r.org_id = ANY($1)) AND ($2::text[] IS NULL OR r.resident_id = ANY($2))"
 
 LIST = f"""
-SELECT r.resident_id, r.org_id, r.display_name, r.flat, r.timezone, r.night_start, r.night_end,
+SELECT r.resident_id, r.org_id, r.display_name, r.flat, r.timezone, r.night_start, r.night_end, r.address,
     (SELECT count(*) FROM alerts a WHERE a.run = 'live' AND a.resident_id = r.resident_id
         AND a.status <> 'closed') AS open_alerts
 FROM residents r
@@ -15,7 +15,7 @@ LIMIT $4
 """
 
 ONE = f"""
-SELECT r.resident_id, r.org_id, r.display_name, r.flat, r.timezone, r.night_start, r.night_end
+SELECT r.resident_id, r.org_id, r.display_name, r.flat, r.timezone, r.night_start, r.night_end, r.address
 FROM residents r WHERE r.resident_id = $3 AND {_SCOPE}
 """
 
@@ -55,7 +55,7 @@ RETURNING suppression_id AS away_id, starts_at, ends_at, reason, created_by, cre
 """
 
 OPEN_CONDITIONS = """
-SELECT o.condition, o.subject, o.opened_at, o.alert_id FROM open_conditions o
+SELECT o.condition, o.subject, o.opened_at, o.alert_id, a.status AS alert_status FROM open_conditions o
 JOIN alerts a USING (alert_id)
 WHERE o.run = 'live' AND a.resident_id = $1
 ORDER BY o.opened_at
@@ -63,7 +63,7 @@ ORDER BY o.opened_at
 
 DEVICES = """
 SELECT d.device_id, d.hub_id, d.friendly_name, d.device_type, d.location, d.model, d.last_seen, d.battery,
-       d.battery_low, d.availability, d.availability_at
+       d.battery_low, d.availability, d.availability_at, d.power_source, d.created_at AS registered_at
 FROM devices d JOIN hubs h USING (hub_id)
 WHERE h.resident_id = $1 AND d.removed_at IS NULL
 ORDER BY d.device_type, d.friendly_name

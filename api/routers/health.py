@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import cast
 
+import asyncpg
 from fastapi import APIRouter, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -41,7 +43,9 @@ async def readyz(*, state: State, response: Response) -> Health:
 @router.get("/metrics", operation_id="getMetrics", response_class=Response,
             responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
 async def metrics(*, state: State) -> Response:
-    """Prometheus metrics of this API process."""
+    """Prometheus metrics of this API process, and of the service's queue, rules and dead letters."""
+    async with state.pool.acquire(timeout=5) as proxy:
+        await state.metrics.service.refresh(connection=cast(asyncpg.Connection, proxy))
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -11,7 +11,7 @@ CREATE TABLE alert_priorities (
     escalate_after_s  integer NOT NULL DEFAULT 120 CHECK (escalate_after_s >= 0),
     category          text NOT NULL CHECK (category IN ('emergency', 'environment', 'activity', 'technical'))
 );
--- Defaults follow Camden Careline practice (DOMAIN.md section 3): emergency calls, repeated
+-- Defaults follow Camden Careline practice (docs/domain.md section 3): emergency calls, repeated
 -- activations and fallers first, then fire, other alarms, technical faults last.
 INSERT INTO alert_priorities (condition, priority, repeat_bump, escalate_after_s, category) VALUES
     ('personal_trigger', 2, 1, 60, 'emergency'),
