@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from ingest.metrics import IngestMetrics
 from tests.api_helpers import ApiServer, api_server, build_world, client, raise_alert  # noqa: F401 - fixture
 
-DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "telecare-dashboard.json"
+DASHBOARDS = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "dashboards"
+DASHBOARD = DASHBOARDS / "telecare-service.json"
 _SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",),
              "summary": ("_count", "_sum", "")}
 
@@ -53,6 +54,12 @@ async def test_the_dashboard_queries_only_metrics_the_service_exposes(api_server
     IngestMetrics.create(registry=ingest_registry)
     exposed |= _exposed_names(generate_latest(ingest_registry).decode())
     assert queried - exposed == set(), "the dashboard queries metrics nobody serves"
+    # Every dashboard Grafana is provisioned with (the alarm-path one too) queries only served metrics.
+    for other in sorted(DASHBOARDS.glob("*.json")):
+        panels = json.loads(other.read_text(encoding="utf-8"))["panels"]
+        names = {name for panel in panels for target in panel.get("targets", [])
+                 for name in re.findall(r"\b(telecare_[a-z0-9_]+)", target.get("expr", ""))}
+        assert names - exposed == set(), f"{other.name} queries metrics nobody serves"
     # Every area the issue asks for has a panel.
     titles = " ".join(panel["title"].lower() for panel in dashboard["panels"])
     for topic in ("queue", "oldest unanswered", "60 s", "dead letters", "cursor lag", "timers", "lag"):
