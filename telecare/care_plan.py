@@ -49,7 +49,8 @@ class ExpectedAbsence(_Strict):
     days: list[Weekday] = Field(default_factory=lambda: list(Weekday), min_length=1)
     start: time
     end: time
-    note: str | None = Field(default=None, max_length=200)
+    # No control characters: the note is shown to operators and written into packs.
+    note: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> ExpectedAbsence:

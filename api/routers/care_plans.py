@@ -11,12 +11,13 @@ from fastapi import APIRouter, Path, Query, Request
 
 from api import audit
 from api.deps import Connection, CurrentPrincipal, client_address, not_found
+from api.responses import AUTHENTICATED, error_responses
 from api.routers.residents import CARE_PLAN_EDITORS, require_role_audited, visible_resident
 from api.schemas import ID_PATTERN, CarePlanOut, CarePlanVersion, HabitsOut
 from rules.habit_summary import current_habits
 from telecare.care_plan import HISTORY_SQL, CarePlan, apply_care_plan, current_plan, plan_document
 
-router = APIRouter(prefix="/api/residents", tags=["care plans"])
+router = APIRouter(prefix="/api/residents", tags=["care plans"], responses=AUTHENTICATED)
 
 ResidentId = Annotated[str, Path(pattern=ID_PATTERN)]
 
@@ -35,7 +36,8 @@ def _json(value: object) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-@router.get("/{resident_id}/care-plan", operation_id="getCarePlan", response_model=CarePlanOut)
+@router.get("/{resident_id}/care-plan", operation_id="getCarePlan", response_model=CarePlanOut,
+            responses=error_responses(404))
 async def get_care_plan(*, resident_id: ResidentId, principal: CurrentPrincipal, connection: Connection,
                         request: Request, history: Annotated[int, Query(ge=1, le=200)] = 20) -> CarePlanOut:
     """The care plan in force (night window, in bed by, up by, out-of-bed limit, expected absences)."""
@@ -48,7 +50,8 @@ async def get_care_plan(*, resident_id: ResidentId, principal: CurrentPrincipal,
     return out
 
 
-@router.put("/{resident_id}/care-plan", operation_id="setCarePlan", response_model=CarePlanOut)
+@router.put("/{resident_id}/care-plan", operation_id="setCarePlan", response_model=CarePlanOut,
+            responses=error_responses(400, 403, 404))
 async def set_care_plan(*, resident_id: ResidentId, body: CarePlan, principal: CurrentPrincipal,
                         connection: Connection, request: Request) -> CarePlanOut:
     """Replace the care plan: a new version when anything changed, with what changed in the audit log."""
@@ -66,7 +69,8 @@ async def set_care_plan(*, resident_id: ResidentId, body: CarePlan, principal: C
     return await _plan_out(connection=connection, resident_id=resident_id, history_limit=20)
 
 
-@router.get("/{resident_id}/habits", operation_id="getLearntHabits", response_model=HabitsOut)
+@router.get("/{resident_id}/habits", operation_id="getLearntHabits", response_model=HabitsOut,
+            responses=error_responses(404))
 async def get_habits(*, resident_id: ResidentId, principal: CurrentPrincipal, connection: Connection,
                      request: Request) -> HabitsOut:
     """What the rules learnt of this person's nights ("usually up by 07:40, learnt from 12 nights")."""

@@ -17,10 +17,11 @@ from api.auth import Principal, Role
 from api.deps import Connection, CurrentPrincipal, client_address, not_found, require_role
 from api.queries import organisations as org_q
 from api.queries import priorities as q
+from api.responses import AUTHENTICATED, error_responses
 from api.schemas import ID_PATTERN
 from api.schemas_panel import PriorityIn, PriorityRow
 
-router = APIRouter(prefix="/api/organisations", tags=["organisations"])
+router = APIRouter(prefix="/api/organisations", tags=["organisations"], responses=AUTHENTICATED)
 
 OrgId = Annotated[str, Path(pattern=ID_PATTERN)]
 Condition = Annotated[str, Path(pattern=r"^[a-z_]{1,64}$")]
@@ -28,7 +29,8 @@ READERS = {Role.OPERATOR, Role.PROVIDER, Role.ADMIN}
 EDITORS = {Role.ADMIN}
 
 
-@router.get("/{org_id}/priorities", operation_id="getPriorityTable", response_model=list[PriorityRow])
+@router.get("/{org_id}/priorities", operation_id="getPriorityTable", response_model=list[PriorityRow],
+            responses=error_responses(403, 404))
 async def get_priorities(*, org_id: OrgId, principal: CurrentPrincipal, connection: Connection) -> list[PriorityRow]:
     """The priority table as it applies to this organisation's alarms, most urgent first."""
     require_role(principal=principal, allowed=READERS)
@@ -36,7 +38,8 @@ async def get_priorities(*, org_id: OrgId, principal: CurrentPrincipal, connecti
     return [PriorityRow.model_validate(dict(row)) for row in await connection.fetch(q.EFFECTIVE, org_id, None)]
 
 
-@router.put("/{org_id}/priorities/{condition}", operation_id="setPriority", response_model=PriorityRow)
+@router.put("/{org_id}/priorities/{condition}", operation_id="setPriority", response_model=PriorityRow,
+            responses=error_responses(400, 403, 404))
 async def set_priority(*, org_id: OrgId, condition: Condition, body: PriorityIn, principal: CurrentPrincipal,
                        connection: Connection, request: Request) -> PriorityRow:
     """Give this organisation its own priority, repeat bump and escalation time for one condition (admin)."""
@@ -50,7 +53,8 @@ async def set_priority(*, org_id: OrgId, condition: Condition, body: PriorityIn,
     return await _row(connection=connection, org_id=org_id, condition=condition)
 
 
-@router.delete("/{org_id}/priorities/{condition}", operation_id="resetPriority", response_model=PriorityRow)
+@router.delete("/{org_id}/priorities/{condition}", operation_id="resetPriority", response_model=PriorityRow,
+               responses=error_responses(403, 404))
 async def reset_priority(*, org_id: OrgId, condition: Condition, principal: CurrentPrincipal,
                          connection: Connection, request: Request) -> PriorityRow:
     """Go back to the default row for one condition (admin)."""

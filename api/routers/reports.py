@@ -230,15 +230,16 @@ async def decide(*, resident_id: ResidentId, body: DecisionIn, principal: Curren
 
 
 
-class SuggestionReviewIn(BaseModel):
+class SuggestionReviewIn(InputModel):
     """A reviewer's answer to a review suggestion."""
 
     decision: Literal["confirmed", "dismissed"]
-    reviewer: str = Field(min_length=1, max_length=200)
-    note: str | None = Field(default=None, max_length=4000)
+    reviewer: Line = Field(min_length=1, max_length=200)
+    note: Text | None = Field(default=None, max_length=4000)
 
 
-@router.get("/residents/{resident_id}/suggestions", operation_id="listReviewSuggestions")
+@router.get("/residents/{resident_id}/suggestions", operation_id="listReviewSuggestions",
+            responses=error_responses(404))
 async def suggestions(*, resident_id: ResidentId, principal: CurrentPrincipal, connection: Connection,
                       request: Request) -> list[dict[str, Any]]:
     """The resident's review suggestions from change detection, open first, with any reviewer's answer."""
@@ -252,7 +253,7 @@ async def suggestions(*, resident_id: ResidentId, principal: CurrentPrincipal, c
 
 
 @router.post("/residents/{resident_id}/suggestions/{suggestion_id}/review", operation_id="reviewSuggestion",
-             status_code=status.HTTP_204_NO_CONTENT)
+             status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(400, 403, 404, 409))
 async def review(*, resident_id: ResidentId, suggestion_id: int, body: SuggestionReviewIn,
                  principal: CurrentPrincipal, connection: Connection, request: Request) -> Response:
     """Confirm or dismiss an open suggestion: a person's answer, stored and shown next time."""

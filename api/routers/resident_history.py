@@ -10,14 +10,16 @@ from fastapi import APIRouter, Path, Query, Request
 from api import audit
 from api.deps import Connection, CurrentPrincipal, client_address
 from api.queries import resident_history as q
+from api.responses import AUTHENTICATED, error_responses
 from api.routers.residents import visible_resident
 from api.schemas import ID_PATTERN
 from api.schemas_panel import PastAlert, ResidentHistory
 
-router = APIRouter(prefix="/api/residents", tags=["residents"])
+router = APIRouter(prefix="/api/residents", tags=["residents"], responses=AUTHENTICATED)
 
 
-@router.get("/{resident_id}/history", operation_id="getResidentHistory", response_model=ResidentHistory)
+@router.get("/{resident_id}/history", operation_id="getResidentHistory", response_model=ResidentHistory,
+            responses=error_responses(404))
 async def get_resident_history(
     *, resident_id: Annotated[str, Path(pattern=ID_PATTERN)], principal: CurrentPrincipal, connection: Connection,
     request: Request,

@@ -185,11 +185,14 @@ async function readEvents(reader) {
     while ((cut = buffer.indexOf("\n\n")) >= 0) {
       const block = buffer.slice(0, cut);
       buffer = buffer.slice(cut + 2);
-      let id = null; let data = "";
+      let id = null; let data = ""; let kind = "message";
       for (const line of block.split("\n")) {
         if (line.startsWith("id: ")) id = Number(line.slice(4));
+        else if (line.startsWith("event: ")) kind = line.slice(7);
         else if (line.startsWith("data: ")) data += line.slice(6);
       }
+      // The server ends the stream when the token is revoked or expires, or the user's access changes.
+      if (kind === "end") { signOut("Your session has ended; please sign in again."); return; }
       if (data) applyChange(JSON.parse(data));
       if (id !== null) state.lastEventId = id;
     }
