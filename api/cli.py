@@ -72,8 +72,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     user = subparsers.add_parser("user", help="API users")
     user_sub = user.add_subparsers(dest="user_command", required=True)
     update = user_sub.add_parser("update", help="change a user's role, organisations or residents (audited)")
-    update.add_argument("--user", type=_user_name, required=True)
-    update.add_argument("--role", choices=[role.value for role in Role], default=None)
+    update.add_argument("--user", type=_user_name, required=True, help="the user to change")
+    update.add_argument("--role", choices=[role.value for role in Role], default=None,
+                        help="the role from now on (unchanged when omitted)")
     update.add_argument("--org", action="append", default=None, dest="orgs",
                         help="the organisations from now on (repeat; replaces the current ones)")
     update.add_argument("--residents", nargs="*", default=None, help="reviewer: the residents from now on")

@@ -17,6 +17,7 @@ from models.change_store import (
 from models.config import EvidenceConfig
 from models.feature_store import compute_features, store_features
 from models.nightly import load_resident
+from telecare.cli import iso_date
 from telecare.settings import Settings
 
 
@@ -115,35 +116,38 @@ def register_models(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 
     def who(parser: argparse.ArgumentParser) -> None:
         group = parser.add_mutually_exclusive_group(required=True)
-        group.add_argument("--resident", action="append", default=[])
-        group.add_argument("--org")
+        group.add_argument("--resident", action="append", default=[], help="a resident id (repeat for several)")
+        group.add_argument("--org", help="every resident of this organisation")
 
     features = sub.add_parser("features", help="compute and store daily features")
     who(features)
-    features.add_argument("--from", dest="first", type=date.fromisoformat, default=yesterday)
-    features.add_argument("--to", dest="last", type=date.fromisoformat, default=yesterday)
+    features.add_argument("--from", dest="first", default=yesterday, help="first day (default yesterday)", type=iso_date, metavar="YYYY-MM-DD")
+    features.add_argument("--to", dest="last", default=yesterday, help="last day (default yesterday)", type=iso_date, metavar="YYYY-MM-DD")
     features.add_argument("--run", default="live", help="whose alerts the nights count (a replay's run name)")
     features.set_defaults(handler=features_handler)
 
     train = sub.add_parser("train", help="train a new model version per resident, stored with its window")
     who(train)
-    train.add_argument("--as-of", type=date.fromisoformat, default=yesterday)
+    train.add_argument("--as-of", default=yesterday, help="train on the days up to this one (default yesterday)",
+                       type=iso_date, metavar="YYYY-MM-DD")
     train.set_defaults(handler=train_handler)
 
     score = sub.add_parser("score", help="score the latest day; persistent changes become review suggestions")
     who(score)
-    score.add_argument("--day", type=date.fromisoformat, default=yesterday)
+    score.add_argument("--day", default=yesterday, help="the day to score (default yesterday)", type=iso_date, metavar="YYYY-MM-DD")
     score.set_defaults(handler=score_handler)
 
     listing = sub.add_parser("suggestions", help="the review-suggestion queue")
-    listing.add_argument("--org")
-    listing.add_argument("--resident", dest="resident_one")
-    listing.add_argument("--status", choices=("open", "confirmed", "dismissed"))
+    listing.add_argument("--org", help="only this organisation's suggestions")
+    listing.add_argument("--resident", dest="resident_one", help="only this resident's suggestions")
+    listing.add_argument("--status", choices=("open", "confirmed", "dismissed"), help="only suggestions in this state")
     listing.set_defaults(handler=suggestions_handler)
 
     review = sub.add_parser("review", help="confirm or dismiss a suggestion (shown with the answer next time)")
-    review.add_argument("--id", type=int, required=True)
-    review.add_argument("--decision", choices=("confirmed", "dismissed"), required=True)
-    review.add_argument("--reviewer", required=True)
-    review.add_argument("--note")
+    review.add_argument("--id", type=int, required=True,
+                        help="the suggestion's id (from `telecare models suggestions`)")
+    review.add_argument("--decision", choices=("confirmed", "dismissed"), required=True,
+                        help="confirmed: a real change to review; dismissed: not a concern")
+    review.add_argument("--reviewer", required=True, help="who answers (name and role)")
+    review.add_argument("--note", help="why, in the reviewer's words")
     review.set_defaults(handler=review_handler)

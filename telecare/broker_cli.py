@@ -26,8 +26,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
                              help="one per ingest worker (default: telecare-ingest)")
     credentials.set_defaults(handler=_credentials)
     rotate = broker_sub.add_parser("rotate", help="a new password for one hub or service client")
-    rotate.add_argument("--dir", type=Path, required=True)
-    rotate.add_argument("--user", required=True)
+    rotate.add_argument("--dir", type=Path, required=True,
+                        help="the folder `telecare broker credentials` wrote (password file and ACL)")
+    rotate.add_argument("--user", required=True, help="the broker user (a hub id or a service client) to rotate")
     rotate.set_defaults(handler=_rotate)
 
 

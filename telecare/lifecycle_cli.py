@@ -30,15 +30,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
                            help="keep running and apply retention this often (the compose service)")
     retention.set_defaults(handler=_retention)
     keep = sub.add_parser("keep", help="show or set how long a data class is kept")
-    keep.add_argument("data_class", nargs="?", choices=DATA_CLASSES)
-    keep.add_argument("days", nargs="?", type=int)
+    keep.add_argument("data_class", nargs="?", choices=DATA_CLASSES, help="the data class (omit to list all)")
+    keep.add_argument("days", nargs="?", type=int, help="days to keep it (omit to show)")
     keep.set_defaults(handler=_keep)
     for name, handler, help_text in (
         ("export", _export, "every row naming one resident, as JSON (subject access; audited)"),
         ("erase", _erase, "remove every row of one resident (erasure; audited, all or nothing)"),
     ):
         command = sub.add_parser(name, help=help_text)
-        command.add_argument("--resident", required=True)
+        command.add_argument("--resident", required=True, help="the resident's id")
         command.add_argument("--case", required=True, dest="case_reference", help="the request's case reference")
         command.add_argument("--actor", required=True, help="who carries it out (for the audit log)")
         if name == "export":

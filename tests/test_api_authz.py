@@ -38,6 +38,8 @@ class Cell:
     kind: str  # "row": names one row; "list": filtered list; "global": no organisation in it
     body: dict[str, Any] | None = None
     alert_state: str | None = None
+    # The call needs an open review suggestion of the resident (path placeholder `{suggestion}`).
+    open_suggestion: bool = False
 
 
 def cells(world: World, variant: str) -> dict[str, Cell]:
@@ -92,6 +94,10 @@ def cells(world: World, variant: str) -> dict[str, Cell]:
                                      body={"decision": "maintain", "criteria": "two door exits a week",
                                            "reviewer": "SW Jones", "decided_on": "2026-02-08",
                                            "follow_up_on": "2026-05-08"}),
+        "listReviewSuggestions": Cell("GET", f"/api/reports/residents/{resident}/suggestions", ALL, "row"),
+        "reviewSuggestion": Cell("POST", f"/api/reports/residents/{resident}/suggestions/{{suggestion}}/review",
+                                 DECIDERS, "row", body={"decision": "dismissed", "reviewer": "SW Jones"},
+                                 open_suggestion=True),
         "getHealth": Cell("GET", "/healthz", ALL | {"anonymous"}, "global"),
         "getReadiness": Cell("GET", "/readyz", ALL | {"anonymous"}, "global"),
         "getMetrics": Cell("GET", "/metrics", ALL | {"anonymous"}, "global"),
@@ -119,6 +125,24 @@ async def _alert_in_state(*, db: asyncpg.Connection, org: str, resident: str, st
     return alert_id
 
 
+async def _open_suggestion(*, db: asyncpg.Connection, org: str, resident: str) -> int:
+    # One open suggestion per resident: reuse the one a refused call left open.
+    existing = await db.fetchval("SELECT suggestion_id FROM review_suggestions WHERE resident_id = $1"
+                                 " AND status = 'open'", resident)
+    if existing is not None:
+        return int(existing)
+    model_id = await db.fetchval(
+        "INSERT INTO change_models (resident_id, detector, version, train_first, train_last, days_used, status,"
+        " params) VALUES ($1, 'robust_covariance', COALESCE((SELECT max(version) FROM change_models"
+        " WHERE resident_id = $1), 0) + 1, '2026-01-01', '2026-01-28', 28, 'ready', '{}') RETURNING model_id",
+        resident)
+    return int(await db.fetchval(
+        "INSERT INTO review_suggestions (resident_id, org_id, model_id, detector, first_day, last_day, since, score,"
+        " threshold, explanation, changes) VALUES ($1, $2, $3, 'robust_covariance', '2026-02-01', '2026-02-03',"
+        " '2026-02-01', 9.5, 4.0, 'bedtime: 81 min later than usual', '{}') RETURNING suggestion_id",
+        resident, org, model_id))
+
+
 def _expected(*, cell: Cell, role: str, variant: str) -> int:
     if role == "anonymous" and role not in cell.allowed:
         return 401
@@ -126,6 +150,8 @@ def _expected(*, cell: Cell, role: str, variant: str) -> int:
         return 403
     if variant == "other" and cell.kind == "row" and role != "admin" and cell.path not in PUBLIC:
         return 404
+    if cell.open_suggestion:
+        return 204
     return 201 if cell.method == "POST" and "/alerts/" not in cell.path else 200
 
 
@@ -163,6 +189,9 @@ async def test_every_role_against_every_endpoint(db: asyncpg.Connection, unique:
                         alert_id = await _alert_in_state(db=db, org=org, resident=resident, state=cell.alert_state,
                                                          n=checked)
                         path = path.replace("{alert}", str(alert_id))
+                    if cell.open_suggestion:
+                        suggestion_id = await _open_suggestion(db=db, org=org, resident=resident)
+                        path = path.replace("{suggestion}", str(suggestion_id))
                     headers = world.headers(role) if role != "anonymous" else {}
                     response = await _call(http=http, cell=cell, path=path, headers=headers)
                     expected = _expected(cell=cell, role=role, variant=variant)
