@@ -121,8 +121,10 @@ def register_models(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 
     features = sub.add_parser("features", help="compute and store daily features")
     who(features)
-    features.add_argument("--from", dest="first", default=yesterday, help="first day (default yesterday)", type=iso_date, metavar="YYYY-MM-DD")
-    features.add_argument("--to", dest="last", default=yesterday, help="last day (default yesterday)", type=iso_date, metavar="YYYY-MM-DD")
+    features.add_argument("--from", dest="first", default=yesterday, help="first day (default yesterday)",
+                          type=iso_date, metavar="YYYY-MM-DD")
+    features.add_argument("--to", dest="last", default=yesterday, help="last day (default yesterday)",
+                          type=iso_date, metavar="YYYY-MM-DD")
     features.add_argument("--run", default="live", help="whose alerts the nights count (a replay's run name)")
     features.set_defaults(handler=features_handler)
 
@@ -134,7 +136,8 @@ def register_models(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 
     score = sub.add_parser("score", help="score the latest day; persistent changes become review suggestions")
     who(score)
-    score.add_argument("--day", default=yesterday, help="the day to score (default yesterday)", type=iso_date, metavar="YYYY-MM-DD")
+    score.add_argument("--day", default=yesterday, help="the day to score (default yesterday)",
+                       type=iso_date, metavar="YYYY-MM-DD")
     score.set_defaults(handler=score_handler)
 
     listing = sub.add_parser("suggestions", help="the review-suggestion queue")
