@@ -35,7 +35,8 @@ pytestmark = [pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-_FENCE = re.compile(r"(?:<!-- docs-test: (?P<marker>[^>]*) -->\n)?```sh\n(?P<body>.*?)```", re.DOTALL)
+# A block inside a list item is indented; its marker stands just above it at the same indent.
+_FENCE = re.compile(r"(?:<!-- docs-test: (?P<marker>[^>]*) -->\n[ \t]*)?```sh\n(?P<body>.*?)```", re.DOTALL)
 _INLINE = re.compile(r"`(telecare [^`]+)`")
 DEFAULT_TIMEOUT_S = 120.0
 
