@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bench.night_worker import ALERT_FOR_CALL
-from models.nightly import NightSummary
-from models.nights import night_window
 
 # The sensors the night rules read (the bed mat, the front door; the PIRs are matched by "/motion").
 NIGHT_RULE_SENSORS = frozenset({"bedroom/bed mat", "front door"})
@@ -53,7 +52,40 @@ def _quantiles(values: list[float]) -> dict[str, float] | None:
             "mean": round(statistics.fmean(ordered), 2)}
 
 
-def compare(*, truth: list[TruthNight], summaries: dict[tuple[str, str], NightSummary],
+class MeasuredNight(Protocol):
+    """What the yardstick reads of the product's nightly summary (named here, not imported from models/)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def sleep_onset(self) -> datetime | None: ...
+    @property
+    def wake(self) -> datetime | None: ...
+    @property
+    def bed_exits(self) -> int | None: ...
+    @property
+    def bathroom_visits(self) -> int | None: ...
+    @property
+    def door_exits(self) -> int | None: ...
+    @property
+    def minutes_out_of_bed(self) -> float | None: ...
+    @property
+    def alerts_total(self) -> int: ...
+    @property
+    def alerts_by_type(self) -> dict[str, int]: ...
+
+
+def _night_span(*, night_of: date, start: time, end: time, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The care plan's night (evening of `night_of` to next morning), worked out here from the plan's hours.
+
+    Written apart from models/: a yardstick that borrowed the product's window would share its mistakes."""
+    end_day = night_of + timedelta(days=1) if end <= start else night_of
+    return datetime.combine(night_of, start, tzinfo=tz), datetime.combine(end_day, end, tzinfo=tz)
+
+
+def compare(*, truth: list[TruthNight], summaries: Mapping[tuple[str, str], MeasuredNight],
             tolerance_min: float = 15.0) -> dict[str, Any]:
     """Accuracy figures and error distributions for every truth night with a summary."""
     unknown = missing = 0
@@ -158,14 +190,15 @@ def truth_nights(*, truth: Any, called: dict[date, list[str]] | None = None,
     out: list[TruthNight] = []
     tz = ZoneInfo(timezone)
     for night in truth.nights:
-        window = night_window(night_of=night.night_of, start=night_hours[0], end=night_hours[1], tz=tz)
-        in_episode = any(e.start < window.end and (e.end is None or e.end > window.start) for e in truth.episodes)
+        window_start, window_end = _night_span(night_of=night.night_of, start=night_hours[0], end=night_hours[1],
+                                               tz=tz)
+        in_episode = any(e.start < window_end and (e.end is None or e.end > window_start) for e in truth.episodes)
         kinds = tuple(called.get(night.night_of, ())) if called is not None else ()
-        evening = window.start - timedelta(hours=4)
+        evening = window_start - timedelta(hours=4)
         down = [fault for fault in truth.faults if fault.kind in ("hub_offline", "device_offline")
                 and (fault.kind == "hub_offline" or str(fault.detail.get("device")) in NIGHT_RULE_SENSORS
                      or str(fault.detail.get("device")).endswith("/motion"))
-                and fault.start < window.end and (fault.end is None or fault.end > evening)]
+                and fault.start < window_end and (fault.end is None or fault.end > evening)]
         out.append(TruthNight(
             resident_id=truth.resident_id, night_of=night.night_of.isoformat(), sleep_onset=night.sleep_onset,
             wake=night.wake, bed_exits=len(night.bed_exits), minutes_out_of_bed=night.minutes_out_of_bed,
