@@ -28,7 +28,7 @@ import secrets
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -38,7 +38,7 @@ import asyncpg
 
 from bench.evidence_load import Wire, ingest_in_process, provision
 from models.baseline import routine_flags
-from models.changes import explain, flag_days, flag_runs, persistent, score_day, train_on
+from models.changes import explain, flag_days, persistent, score_day, train_on
 from models.config import BaselineRules, DetectorRules, EvidenceConfig
 from models.detector import ChangeModel
 from models.feature_store import compute_features, store_features
@@ -116,10 +116,22 @@ def _dates(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
+def count_flag_spells(*, flagged: Iterable[date]) -> list[tuple[date, date]]:
+    """The yardstick's own counting of flags (not models.changes): flagged days closer than a week apart
+    are one spell, as a reviewer would read "flagged again the next week" as the same concern."""
+    spells: list[tuple[date, date]] = []
+    for day in sorted(set(flagged)):
+        if spells and (day - spells[-1][1]).days <= RUN_GAP_DAYS + 1:
+            spells[-1] = (spells[-1][0], day)
+        else:
+            spells.append((day, day))
+    return spells
+
+
 def judge(*, flagged: dict[str, set[date]], episodes: Sequence[Episode], residents: Sequence[str],
           stable: Sequence[str], scored_from: date, last: date, learnable_from: date) -> dict[str, Any]:
     """Precision, recall and time to detection against the truth's episodes."""
-    runs = {rid: flag_runs(flagged=days, gap_days=RUN_GAP_DAYS) for rid, days in flagged.items()}
+    runs = {rid: count_flag_spells(flagged=days) for rid, days in flagged.items()}
     judged = [e for e in episodes if e.onset >= learnable_from]
     per_episode: list[dict[str, Any]] = []
     for episode in judged:
@@ -135,12 +147,12 @@ def judge(*, flagged: dict[str, set[date]], episodes: Sequence[Episode], residen
     for rid, resident_runs in runs.items():
         mine = [e for e in episodes if e.resident_id == rid]
         for run in resident_runs:
-            if any(e.onset <= run.first <= e.end + timedelta(days=IN_TIME_DAYS) for e in mine):
+            if any(e.onset <= run[0] <= e.end + timedelta(days=IN_TIME_DAYS) for e in mine):
                 true_runs += 1
             else:
                 false_runs += 1
                 false_in_stable += int(rid in stable)
-                false_list.append({"resident_id": rid, "first": run.first.isoformat(), "last": run.last.isoformat()})
+                false_list.append({"resident_id": rid, "first": run[0].isoformat(), "last": run[1].isoformat()})
     delays = [p["days_to_flag"] for p in per_episode if p["days_to_flag"] is not None]
     in_time = sum(1 for d in delays if d <= IN_TIME_DAYS)
     stable_days = len(stable) * ((last - scored_from).days + 1)
@@ -283,8 +295,7 @@ async def ordonez(*, url: str, data: Path, config: EvidenceConfig) -> dict[str, 
                               "answer": "not enough data" if status["days_scored"] == 0 else "scored"},
             "short_history_check": {"trained_on_complete_days": getattr(trained, "days_used", 0),
                                     "trained": isinstance(trained, ChangeModel),
-                                    "flag_runs": len(flag_runs(flagged=[_day(f["day"]) for f in short_flags],
-                                                               gap_days=RUN_GAP_DAYS)),
+                                    "flag_runs": len(count_flag_spells(flagged=[_day(f["day"]) for f in short_flags])),
                                     "flagged_days": short_flags, "scores": scores}}
 
 
