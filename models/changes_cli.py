@@ -17,7 +17,8 @@ from models.change_store import (
 from models.config import EvidenceConfig
 from models.feature_store import compute_features, store_features
 from models.nightly import load_resident
-from telecare.cli import iso_date
+from telecare.cli import iso_date, print_json
+from telecare.db.connection import connected
 from telecare.settings import Settings
 
 
@@ -30,11 +31,8 @@ async def _residents(connection: asyncpg.Connection, args: argparse.Namespace) -
 
 async def features_handler(args: argparse.Namespace, settings: Settings) -> int:
     """Compute and store daily features for a range."""
-    from telecare.cli import print_json  # noqa: PLC0415
-
     config = EvidenceConfig(alerts_run=args.run)
-    connection = await asyncpg.connect(settings.database_url)
-    try:
+    async with connected(database_url=settings.database_url) as connection:
         done = {}
         for resident_id in await _residents(connection, args):
             resident = await load_resident(connection=connection, resident_id=resident_id)
@@ -43,68 +41,49 @@ async def features_handler(args: argparse.Namespace, settings: Settings) -> int:
             features = await compute_features(connection=connection, resident=resident, first=args.first,
                                               last=args.last, config=config)
             done[resident_id] = await store_features(connection=connection, features=features)
-    finally:
-        await connection.close()
     print_json({"days_stored": done})
     return 0
 
 
 async def train_handler(args: argparse.Namespace, settings: Settings) -> int:
     """Train a new model version per resident (or say "not enough data")."""
-    from telecare.cli import print_json  # noqa: PLC0415
-
     rules = EvidenceConfig().detector
-    connection = await asyncpg.connect(settings.database_url)
-    try:
+    async with connected(database_url=settings.database_url) as connection:
         out = []
         for resident_id in await _residents(connection, args):
             model_id, version, status = await train_and_store(connection=connection, resident_id=resident_id,
                                                               as_of=args.as_of, rules=rules)
             out.append({"resident_id": resident_id, "model_id": model_id, "version": version, "status": status})
-    finally:
-        await connection.close()
     print_json(out)
     return 0
 
 
 async def score_handler(args: argparse.Namespace, settings: Settings) -> int:
     """Score every resident's latest window; persistent changes open review suggestions."""
-    from telecare.cli import print_json  # noqa: PLC0415
-
-    connection = await asyncpg.connect(settings.database_url)
-    try:
+    async with connected(database_url=settings.database_url) as connection:
         outcome = await score_and_suggest(connection=connection, resident_ids=await _residents(connection, args),
                                           day=args.day, rules=EvidenceConfig().detector)
-    finally:
-        await connection.close()
     print_json(outcome)
     return 0
 
 
 async def suggestions_handler(args: argparse.Namespace, settings: Settings) -> int:
     """List review suggestions, open ones first."""
-    from telecare.cli import print_json  # noqa: PLC0415
-
-    connection = await asyncpg.connect(settings.database_url)
-    try:
+    async with connected(database_url=settings.database_url) as connection:
         rows = await list_suggestions(connection=connection, org_id=args.org, resident_id=args.resident_one,
                                       status=args.status)
-    finally:
-        await connection.close()
     print_json(rows)
     return 0
 
 
 async def review_handler(args: argparse.Namespace, settings: Settings) -> int:
     """Confirm or dismiss one open suggestion."""
-    connection = await asyncpg.connect(settings.database_url)
-    try:
-        await review_suggestion(connection=connection, suggestion_id=args.id, decision=args.decision,
-                                reviewer=args.reviewer, note=args.note)
-    except SuggestionNotOpenError:
-        raise SystemExit(f"no open suggestion {args.id}") from None
-    finally:
-        await connection.close()
+    async with connected(database_url=settings.database_url) as connection:
+        try:
+            await review_suggestion(connection=connection, suggestion_id=args.id, decision=args.decision,
+                                    reviewer=args.reviewer, note=args.note)
+        except SuggestionNotOpenError:
+            raise SystemExit(f"no open suggestion {args.id}") from None
     return 0
 
 

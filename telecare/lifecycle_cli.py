@@ -12,9 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from telecare.cli import print_json
+from telecare.db.connection import connected
 from telecare.retention import DATA_CLASSES, apply_retention, policies, set_policy
 from telecare.settings import Settings
 from telecare.signals import stop_on_signals
@@ -51,11 +50,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 async def _retention(args: argparse.Namespace, settings: Settings) -> int:
     stop = stop_on_signals()
     while True:
-        connection = await asyncpg.connect(settings.database_url)
-        try:
+        async with connected(database_url=settings.database_url) as connection:
             print_json([asdict(outcome) for outcome in await apply_retention(connection=connection)])
-        finally:
-            await connection.close()
         if args.every_hours is None:
             return 0
         with contextlib.suppress(TimeoutError):
@@ -65,23 +61,17 @@ async def _retention(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _keep(args: argparse.Namespace, settings: Settings) -> int:
-    connection = await asyncpg.connect(settings.database_url)
-    try:
+    async with connected(database_url=settings.database_url) as connection:
         if args.data_class is not None and args.days is not None:
             await set_policy(connection=connection, data_class=args.data_class, keep=timedelta(days=args.days))
         print_json({name: keep.days for name, keep in (await policies(connection=connection)).items()})
-    finally:
-        await connection.close()
     return 0
 
 
 async def _export(args: argparse.Namespace, settings: Settings) -> int:
-    connection = await asyncpg.connect(settings.database_url)
-    try:
+    async with connected(database_url=settings.database_url) as connection:
         export = await export_resident(connection=connection, resident_id=args.resident, actor=args.actor,
                                        case_reference=args.case_reference)
-    finally:
-        await connection.close()
     descriptor = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump(export, handle, indent=1, default=str)
@@ -92,11 +82,8 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
 async def _erase(args: argparse.Namespace, settings: Settings) -> int:
     if args.confirm != args.resident:
         raise SubjectAccessError("--confirm must repeat the resident id")
-    connection = await asyncpg.connect(settings.database_url)
-    try:
+    async with connected(database_url=settings.database_url) as connection:
         erasure = await erase_resident(connection=connection, resident_id=args.resident, actor=args.actor,
                                        case_reference=args.case_reference)
-    finally:
-        await connection.close()
     print_json(asdict(erasure))
     return 0
