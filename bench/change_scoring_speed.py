@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import secrets
 import statistics
 import sys
 import time
@@ -27,13 +25,12 @@ from typing import Any
 import asyncpg
 
 from bench.evidence_load import provision
+from bench.scratch import scratch_database
 from models.change_store import score_and_suggest, train_and_store
 from models.config import DetectorRules
 from models.feature_store import FEATURES_OF_MANY
 from models.features import FEATURE_NAMES
-from telecare.db.migrate import migrate
 
-ADMIN_URL = os.environ.get("TELECARE_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DAYS = 63
 LAST = date(2024, 3, 10)
 
@@ -89,16 +86,8 @@ async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--residents", type=int, default=1000)
     args = parser.parse_args(argv)
-    name = f"change_speed_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    try:
-        await migrate(database_url=url)
+    async with scratch_database(prefix="change_speed") as url:
         result = await run(url=url, residents=args.residents)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
     sys.stdout.write(json.dumps(result, indent=2) + "\n")
     return 0
 

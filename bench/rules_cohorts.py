@@ -17,12 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import sys
 import tempfile
 import time as monotonic_time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -30,10 +27,10 @@ from typing import Any
 
 import asyncpg
 
-from bench.rules_accuracy import ADMIN_URL, DEFAULT_OPERATOR, bench_settings, run_accuracy, scenario
+from bench.rules_accuracy import DEFAULT_OPERATOR, bench_settings, run_accuracy, scenario
+from bench.scratch import scratch_database
 from simulators.profile import ProfileRanges
 from simulators.truth import ResidentTruth
-from telecare.db.migrate import migrate
 
 _BASE = ProfileRanges()
 # name -> (profile ranges, bed sensors installed)
@@ -94,23 +91,6 @@ def _summary(report: dict[str, Any], *, bed_sensor: bool) -> dict[str, Any]:
         "problems": report["problems"],
         "events": report["events"],
     }
-
-
-@asynccontextmanager
-async def scratch_database(*, prefix: str) -> AsyncIterator[str]:
-    """A migrated database of its own on the shared cluster, dropped afterwards whatever happened."""
-    database = f"telecare_{prefix}_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
-    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{database}"
-    try:
-        await migrate(database_url=url)
-        yield url
-    finally:
-        admin = await asyncpg.connect(ADMIN_URL)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
 
 
 def add_scenario_arguments(parser: argparse.ArgumentParser, *, residents: int, days: int, seed: int,

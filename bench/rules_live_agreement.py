@@ -27,7 +27,8 @@ import asyncpg
 
 from bench.pipeline_feed import feed_messages
 from bench.rules_accuracy import bench_settings, configure_rules, scenario
-from bench.rules_cohorts import add_scenario_arguments, scratch_database, take_out_bed_sensors
+from bench.rules_cohorts import add_scenario_arguments, take_out_bed_sensors
+from bench.scratch import scratch_database
 from rules.clock import ManualClock
 from rules.engine import RulesEngine
 from rules.replay import replay_history

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -28,22 +29,31 @@ class ScratchStack:
 
 
 @asynccontextmanager
-async def scratch_stack(*, prefix: str) -> AsyncIterator[ScratchStack]:
-    """Create, migrate and start everything; drop and delete it all afterwards, whatever happened."""
-    work_dir = Path(tempfile.mkdtemp(prefix=f"telecare-{prefix}-"))
-    name = f"telecare_{prefix}_{os.getpid()}"
+async def scratch_database(*, prefix: str) -> AsyncIterator[str]:
+    """A migrated database of its own on the shared cluster, dropped afterwards whatever happened."""
+    name = f"telecare_{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(ADMIN_URL)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    broker = LocalBroker(data_dir=work_dir / "mosquitto")
     try:
-        broker.start()
         database_url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
         await migrate(database_url=database_url)
-        yield ScratchStack(database_url=database_url, broker=broker, work_dir=work_dir)
+        yield database_url
     finally:
-        broker.stop()
-        shutil.rmtree(work_dir, ignore_errors=True)
         admin = await asyncpg.connect(ADMIN_URL)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@asynccontextmanager
+async def scratch_stack(*, prefix: str) -> AsyncIterator[ScratchStack]:
+    """Create, migrate and start everything; drop and delete it all afterwards, whatever happened."""
+    work_dir = Path(tempfile.mkdtemp(prefix=f"telecare-{prefix}-"))
+    broker = LocalBroker(data_dir=work_dir / "mosquitto")
+    try:
+        async with scratch_database(prefix=prefix) as database_url:
+            broker.start()
+            yield ScratchStack(database_url=database_url, broker=broker, work_dir=work_dir)
+    finally:
+        broker.stop()
+        shutil.rmtree(work_dir, ignore_errors=True)
