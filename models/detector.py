@@ -17,7 +17,6 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from sklearn.covariance import MinCovDet
 
 from models.config import DetectorRules
 from models.features import BY_NAME, FEATURE_NAMES, DayFeatures
@@ -135,6 +134,10 @@ def train(*, resident_id: str, days: Sequence[DayFeatures], train_first: date, t
     varying = np.array([np.ptp(standard[:, i]) > 1e-9 for i in range(len(names))])
     covariance = np.eye(len(names))
     if varying.sum() >= 2:
+        # Imported here: scikit-learn takes about a second and 100 MiB to load, and every `telecare`
+        # process (the ingest too) reaches this module through the command line's parser.
+        from sklearn.covariance import MinCovDet  # noqa: PLC0415
+
         fit = MinCovDet(random_state=0, support_fraction=rules.support_fraction).fit(standard[:, varying])
         inner = fit.covariance_ + rules.ridge * np.eye(int(varying.sum()))
         index = np.flatnonzero(varying)
