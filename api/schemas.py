@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     StrictBool,
     WithJsonSchema,
     model_validator,
@@ -85,9 +86,10 @@ WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 Day = Annotated[date, BeforeValidator(_day_only),
                 Field(json_schema_extra={"pattern": "^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"})]
 # A night-window bound is a local wall-clock time (the resident's zone), so it carries no offset.
-WallClock = Annotated[time, WithJsonSchema({"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?$",
-                                            "description": "local wall-clock time in the resident's zone",
-                                            "examples": ["22:00:00"]})]
+WallClock = Annotated[time, PlainSerializer(lambda value: value.strftime("%H:%M:%S"), return_type=str),
+                      WithJsonSchema({"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?$",
+                                      "description": "local wall-clock time in the resident's zone",
+                                      "examples": ["22:00:00"]})]
 
 
 class InputModel(BaseModel):

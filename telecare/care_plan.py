@@ -11,10 +11,23 @@ from __future__ import annotations
 import json
 from datetime import time
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+
+
+def _whole_minutes(value: time) -> time:
+    if value.second or value.microsecond or value.tzinfo is not None:
+        raise ValueError("a care-plan time is a local wall-clock time in whole minutes, HH:MM")
+    return value
+
+
+# What a care team writes ("in bed by 23:30"): local, whole minutes. Seconds or an offset would be read
+# back and shown as something nobody entered; the document says so, so clients and fuzzers know it.
+PlanTime = Annotated[time, AfterValidator(_whole_minutes),
+                     WithJsonSchema({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:00)?$",
+                                     "examples": ["23:30"]})]
 
 
 class _Strict(BaseModel):
@@ -24,8 +37,8 @@ class _Strict(BaseModel):
 class NightWindow(_Strict):
     """The resident's night, in their local time; it may cross midnight."""
 
-    start: time = time(22, 0)
-    end: time = time(7, 0)
+    start: PlanTime = time(22, 0)
+    end: PlanTime = time(7, 0)
 
 
 class Weekday(StrEnum):
@@ -47,8 +60,8 @@ class ExpectedAbsence(_Strict):
     """A regular time out of the flat ("out most weekday mornings from 08:30"): not a night departure."""
 
     days: list[Weekday] = Field(default_factory=lambda: list(Weekday), min_length=1)
-    start: time
-    end: time
+    start: PlanTime
+    end: PlanTime
     # No control characters: the note is shown to operators and written into packs.
     note: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
 
@@ -63,8 +76,8 @@ class CarePlan(_Strict):
     """The settings a care team enters for one resident; None leaves a setting to defaults and learning."""
 
     night_window: NightWindow | None = None
-    in_bed_by: time | None = None
-    up_by: time | None = None
+    in_bed_by: PlanTime | None = None
+    up_by: PlanTime | None = None
     out_of_bed_min: int | None = Field(default=None, ge=5, le=240)
     out_of_bed_limit_min: int | None = Field(default=None, ge=5, le=600)
     left_flat_min: int | None = Field(default=None, ge=5, le=240)

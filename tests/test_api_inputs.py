@@ -106,3 +106,24 @@ async def test_openapi_documents_every_status_each_operation_answers(api_server:
     schemas = spec["components"]["schemas"]
     assert "\\u0000" in schemas["ActionIn"]["properties"]["note"]["pattern"]
     assert schemas["DecisionIn"].get("additionalProperties") is False
+
+
+async def test_what_the_merged_endpoints_found_under_fuzzing_is_answered_cleanly(
+    db: asyncpg.Connection, unique: str, api_server: ApiServer,  # noqa: F811
+) -> None:
+    """Schemathesis on the merged API: a wrong method names every method of the path; a care-plan time
+    with seconds is refused (it came back as "23:08:20.889000"); a huge suggestion id is a 422, not a 500."""
+    world = await build_world(db=db, unique=unique)
+    async with httpx.AsyncClient(base_url=api_server.base_url, headers=world.headers("admin"), timeout=10) as http:
+        wrong_method = await http.post(f"/api/residents/{world.resident_a}/care-plan", json={})
+        assert wrong_method.status_code == 405
+        assert {part.strip() for part in wrong_method.headers["allow"].split(",")} == {"GET", "PUT"}
+        with_seconds = await http.put(f"/api/residents/{world.resident_a}/care-plan",
+                                      json={"in_bed_by": "23:08:20.889"})
+        assert with_seconds.status_code == 422, with_seconds.text
+        whole_minutes = await http.put(f"/api/residents/{world.resident_a}/care-plan", json={"in_bed_by": "23:30"})
+        assert whole_minutes.status_code == 200, whole_minutes.text
+        assert whole_minutes.json()["plan"]["in_bed_by"].startswith("23:30")
+        huge = await http.post(f"/api/reports/residents/{world.resident_a}/suggestions/{2**65}/review",
+                               json={"decision": "dismissed", "reviewer": "SW Jones"})
+        assert huge.status_code == 422, huge.text

@@ -254,7 +254,8 @@ async def suggestions(*, resident_id: ResidentId, principal: CurrentPrincipal, c
 
 @router.post("/residents/{resident_id}/suggestions/{suggestion_id}/review", operation_id="reviewSuggestion",
              status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(400, 403, 404, 409))
-async def review(*, resident_id: ResidentId, suggestion_id: int, body: SuggestionReviewIn,
+async def review(*, resident_id: ResidentId, suggestion_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+                 body: SuggestionReviewIn,
                  principal: CurrentPrincipal, connection: Connection, request: Request) -> Response:
     """Confirm or dismiss an open suggestion: a person's answer, stored and shown next time."""
     await _refuse_role(connection=connection, principal=principal, allowed=DECIDERS, request=request,
